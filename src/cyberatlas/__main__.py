@@ -1,0 +1,3 @@
+from cyberatlas.cli import main
+
+main()

@@ -1,0 +1,592 @@
+"""The ``cyberatlas`` command.
+
+The operator at the shell acts as the system; an act a person performs takes ``--as USERNAME``
+and is recorded under that person, with that person's rights.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from cyberatlas.accounts.models import User
+
+F = TypeVar("F", bound=Callable[..., Any])
+TLP_CHOICES = ["clear", "green", "amber", "amber+strict", "red"]
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cyberatlas.settings")
+    import django
+
+    django.setup()
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Turn the services' refusals into a message and a non-zero exit."""
+    from cyberatlas.errors import CyberatlasError
+
+    try:
+        yield
+    except CyberatlasError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _actor(username: str | None) -> User | None:
+    if username is None:
+        return None
+    from cyberatlas.accounts import services
+
+    with _refusals():
+        return services.user(username, field="as")
+
+
+def as_option(required: bool = False) -> Callable[[F], F]:
+    help_text = "the person performing the act" + ("" if required else " (default: the system)")
+    return click.option("--as", "as_", metavar="USERNAME", required=required, help=help_text)
+
+
+def format_option(f: F) -> F:
+    return click.option(
+        "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    )(f)
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _plain(value: object) -> object:
+    """JSON-ready data: markings by their slug (``amber+strict``), times in ISO 8601."""
+    from cyberatlas.core.tlp import Marking
+
+    if isinstance(value, Marking):
+        return value.slug
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(_plain(data), indent=2, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cyberatlas")
+def main() -> None:
+    """cyberatlas: map and disrupt cybercrime together.
+
+    The database is chosen by CYBERATLAS_DATABASE_URL (sqlite:///PATH or postgres://...),
+    by default an SQLite file under ./var/.
+    """
+    _setup()
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1)
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, help="TCP port on 127.0.0.1")
+@click.option("--host", default="127.0.0.1", show_default=True)
+def serve(port: int, host: str) -> None:
+    """Migrate, then serve the platform on http://HOST:PORT/."""
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("runserver", f"{host}:{port}", use_reloader=False, insecure_serving=True)
+
+
+@main.command("predicates")
+def list_predicates() -> None:
+    """List the predicates a statement can use."""
+    from cyberatlas.core.predicates import all_predicates
+
+    for p in all_predicates():
+        kind = "relationship" if p.relationship else "property"
+        click.echo(f"{p.name:24} {kind:12} {p.description}")
+
+
+# -- organizations ---------------------------------------------------------------------------
+
+
+@main.group()
+def org() -> None:
+    """Organizations: apply, vet, suspend, list."""
+
+
+@org.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(["member", "partner", "collaborator"]))
+@click.option(
+    "--sector",
+    required=True,
+    type=click.Choice(
+        [
+            "banking",
+            "payments",
+            "crypto",
+            "cybersecurity-vendor",
+            "ngo",
+            "research",
+            "law-enforcement",
+            "policy",
+        ]
+    ),
+)
+@click.option("--country", required=True, metavar="CC", help="ISO 3166-1 alpha-2 code")
+@click.option("--anonymous", is_flag=True, help="other organizations see the sector, not the name")
+@as_option()
+def org_add(
+    name: str, kind: str, sector: str, country: str, anonymous: bool, as_: str | None
+) -> None:
+    """Record organization NAME's application (it reads nothing until vetted)."""
+    from cyberatlas.accounts import services
+
+    with _refusals():
+        created = services.add_organization(
+            _actor(as_),
+            name,
+            kind=kind,
+            sector=sector,
+            country=country,
+            disclose_name=not anonymous,
+        )
+    click.echo(f"organization {created.name!r} applied ({created.kind}, {created.sector})")
+
+
+@org.command("vet")
+@click.argument("name")
+@click.option("--note", default="", help="the reason, kept with the decision")
+@as_option()
+def org_vet(name: str, note: str, as_: str | None) -> None:
+    """Admit organization NAME."""
+    from cyberatlas.accounts import services
+
+    with _refusals():
+        services.vet_organization(_actor(as_), name, note)
+    click.echo(f"organization {name!r} vetted")
+
+
+@org.command("suspend")
+@click.argument("name")
+@click.option("--note", default="", help="the reason, kept with the decision")
+@as_option()
+def org_suspend(name: str, note: str, as_: str | None) -> None:
+    """Suspend organization NAME: its people read nothing."""
+    from cyberatlas.accounts import services
+
+    with _refusals():
+        services.suspend_organization(_actor(as_), name, note)
+    click.echo(f"organization {name!r} suspended")
+
+
+@org.command("list")
+def org_list() -> None:
+    """List organizations and their status."""
+    from cyberatlas.accounts.models import Organization
+
+    for o in Organization.objects.all():
+        click.echo(f"{o.name:30} {o.kind:13} {o.sector:22} {o.country}  {o.status}")
+
+
+# -- users -----------------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """People: apply, vet, suspend."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--org", "org_name", required=True, metavar="NAME")
+@click.option(
+    "--role",
+    "roles",
+    required=True,
+    multiple=True,
+    type=click.Choice(["researcher", "reviewer", "coordinator", "partner"]),
+)
+@click.option("--email", default="")
+@click.option("--expertise", default="", help="what the person brings, kept with the decision")
+@click.option("--sponsor", default=None, metavar="ORG", help="the sponsoring organization")
+@as_option()
+def user_add(
+    username: str,
+    org_name: str,
+    roles: tuple[str, ...],
+    email: str,
+    expertise: str,
+    sponsor: str | None,
+    as_: str | None,
+) -> None:
+    """Record USERNAME's application; the password is read as one line from stdin."""
+    from cyberatlas.accounts import services
+
+    password = _read_password()
+    with _refusals():
+        created = services.add_user(
+            _actor(as_),
+            username,
+            org=org_name,
+            roles=roles,
+            password=password,
+            email=email,
+            expertise=expertise,
+            sponsor=sponsor,
+        )
+    click.echo(f"user {created.username!r} applied ({', '.join(roles)})")
+
+
+@user.command("vet")
+@click.argument("username")
+@click.option("--note", default="", help="the reason, kept with the decision")
+@as_option()
+def user_vet(username: str, note: str, as_: str | None) -> None:
+    """Admit USERNAME."""
+    from cyberatlas.accounts import services
+
+    with _refusals():
+        services.vet_user(_actor(as_), username, note)
+    click.echo(f"user {username!r} vetted")
+
+
+@user.command("suspend")
+@click.argument("username")
+@click.option("--note", default="", help="the reason, kept with the decision")
+@as_option()
+def user_suspend(username: str, note: str, as_: str | None) -> None:
+    """Suspend USERNAME: they read nothing."""
+    from cyberatlas.accounts import services
+
+    with _refusals():
+        services.suspend_user(_actor(as_), username, note)
+    click.echo(f"user {username!r} suspended")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="", help="a label for the token")
+@as_option()
+def token_create(username: str, name: str, as_: str | None) -> None:
+    """Issue an API token for USERNAME and print it (it is stored only hashed)."""
+    from cyberatlas.accounts import services
+
+    with _refusals():
+        click.echo(services.create_token(_actor(as_), username, name))
+
+
+# -- investigations --------------------------------------------------------------------------
+
+
+@main.group()
+def investigation() -> None:
+    """Investigations: one per target; their members read its TLP:AMBER data."""
+
+
+@investigation.command("open")
+@click.argument("name")
+@click.option("--target", required=True, metavar="ENTITY")
+@click.option("--lead", required=True, metavar="ORG")
+@click.option("--member", "members", multiple=True, metavar="USERNAME")
+@as_option()
+def investigation_open(
+    name: str, target: str, lead: str, members: tuple[str, ...], as_: str | None
+) -> None:
+    """Open investigation NAME on ENTITY, led by ORG."""
+    from cyberatlas.investigations import services
+
+    with _refusals():
+        opened = services.open_investigation(
+            _actor(as_), name, target=target, lead=lead, members=members
+        )
+    click.echo(f"investigation {opened.name!r} opened on {opened.target_id}")
+
+
+@investigation.command("add-member")
+@click.argument("name")
+@click.argument("username")
+@as_option()
+def investigation_add_member(name: str, username: str, as_: str | None) -> None:
+    """Make USERNAME a member of investigation NAME."""
+    from cyberatlas.investigations import services
+
+    with _refusals():
+        services.add_member(_actor(as_), name, username)
+    click.echo(f"{username} is a member of {name!r}")
+
+
+@investigation.command("list")
+@as_option()
+def investigation_list(as_: str | None) -> None:
+    """List the investigations you may see."""
+    from cyberatlas.investigations import services
+
+    for found in services.visible_investigations(_actor(as_)).select_related("lead"):
+        click.echo(
+            f"{found.name:30} {found.state:7} lead {found.lead.name}  target {found.target_id}"
+        )
+
+
+# -- statements ------------------------------------------------------------------------------
+
+
+def provenance_options(f: F) -> F:
+    options = [
+        click.option("--source", default="", metavar="URL", help="where it comes from"),
+        click.option("--evidence", default="", help="reference or digest of captured evidence"),
+        click.option("--confidence", type=click.IntRange(0, 100), default=None),
+        click.option("--source-grade", default="", help="Admiralty source reliability A-F"),
+        click.option("--info-grade", default="", help="Admiralty information credibility 1-6"),
+        click.option("--first-seen", type=click.DateTime(), default=None),
+        click.option("--last-seen", type=click.DateTime(), default=None),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _provenance(kwargs: dict[str, Any]) -> Any:
+    from django.utils import timezone
+
+    from cyberatlas.knowledge.services import Provenance
+
+    def aware(moment: dt.datetime | None) -> dt.datetime | None:
+        if moment is None or timezone.is_aware(moment):
+            return moment
+        return timezone.make_aware(moment, dt.UTC)
+
+    return Provenance(
+        source=kwargs["source"],
+        evidence=kwargs["evidence"],
+        confidence=kwargs["confidence"],
+        source_grade=kwargs["source_grade"],
+        information_grade=kwargs["info_grade"],
+        first_seen=aware(kwargs["first_seen"]),
+        last_seen=aware(kwargs["last_seen"]),
+    )
+
+
+def _required_actor(as_: str) -> User:
+    actor = _actor(as_)
+    assert actor is not None
+    return actor
+
+
+@main.group()
+def statement() -> None:
+    """Data points: add, revise, re-mark, retract, history."""
+
+
+@statement.command("add")
+@click.argument("subject")
+@click.argument("predicate")
+@click.argument("target", metavar="VALUE|OBJECT")
+@click.option("--tlp", required=True, type=click.Choice(TLP_CHOICES, case_sensitive=False))
+@click.option("--investigation", "investigation_name", default=None, metavar="NAME")
+@click.option("--recipient", "recipients", multiple=True, metavar="USERNAME")
+@click.option("--judgement", default=None, help="for same-as: same, not-same or unsure")
+@provenance_options
+@as_option(required=True)
+def statement_add(
+    subject: str,
+    predicate: str,
+    target: str,
+    tlp: str,
+    investigation_name: str | None,
+    recipients: tuple[str, ...],
+    judgement: str | None,
+    as_: str,
+    **kwargs: Any,
+) -> None:
+    """Say that SUBJECT has PREDICATE VALUE (a property) or OBJECT (a relationship).
+
+    Entities are STIX ids, type:value for observables (domain-name:example.com) or type:NAME
+    for domain objects (threat-actor:Evil Corp). Run `cyberatlas predicates` for predicates.
+    """
+    from cyberatlas.knowledge import services
+
+    with _refusals():
+        actor = _required_actor(as_)
+        audience = services.audience(actor, tlp, investigation_name, recipients)
+        added = services.add_statement(
+            actor, subject, predicate, target, audience, _provenance(kwargs), judgement=judgement
+        )
+    click.echo(str(added.pk))
+
+
+@statement.command("revise")
+@click.argument("statement_id")
+@click.option("--value", default=None, help="a corrected value, or object for a relationship")
+@click.option("--note", default="")
+@provenance_options
+@as_option(required=True)
+def statement_revise(
+    statement_id: str, value: str | None, note: str, as_: str, **kwargs: Any
+) -> None:
+    """Write a new version of a statement of your organization."""
+    from cyberatlas.knowledge import services
+
+    with _refusals():
+        changed = services.revise(
+            _required_actor(as_),
+            statement_id,
+            value=value,
+            provenance=_provenance(kwargs),
+            note=note,
+        )
+    click.echo(f"{changed.pk} now at version {changed.version}")
+
+
+@statement.command("remark")
+@click.argument("statement_id")
+@click.option("--tlp", required=True, type=click.Choice(TLP_CHOICES, case_sensitive=False))
+@click.option("--investigation", "investigation_name", default=None, metavar="NAME")
+@click.option("--recipient", "recipients", multiple=True, metavar="USERNAME")
+@click.option("--note", default="")
+@as_option(required=True)
+def statement_remark(
+    statement_id: str,
+    tlp: str,
+    investigation_name: str | None,
+    recipients: tuple[str, ...],
+    note: str,
+    as_: str,
+) -> None:
+    """Re-mark a statement: stricter by its organization, less strict by its author only."""
+    from cyberatlas.knowledge import services
+
+    with _refusals():
+        changed = services.remark(
+            _required_actor(as_),
+            statement_id,
+            tlp,
+            investigation=investigation_name,
+            recipients=recipients,
+            note=note,
+        )
+    click.echo(f"{changed.pk} now {changed.marking_enum.label} (version {changed.version})")
+
+
+@statement.command("retract")
+@click.argument("statement_id")
+@click.option("--note", default="", help="why it is withdrawn")
+@as_option(required=True)
+def statement_retract(statement_id: str, note: str, as_: str) -> None:
+    """Withdraw a statement of your organization; its history is kept."""
+    from cyberatlas.knowledge import services
+
+    with _refusals():
+        services.retract(_required_actor(as_), statement_id, note=note)
+    click.echo(f"{statement_id} retracted")
+
+
+@statement.command("history")
+@click.argument("statement_id")
+@format_option
+@as_option(required=True)
+def statement_history(statement_id: str, fmt: str, as_: str) -> None:
+    """The versions of a statement that you may read."""
+    from cyberatlas.knowledge import services
+
+    with _refusals():
+        versions = services.history(_required_actor(as_), statement_id)
+    if fmt == "json":
+        _echo_json([asdict(v) for v in versions])
+        return
+    for v in versions:
+        said = v.value if v.value is not None else v.object_id
+        click.echo(
+            f"v{v.number} {v.edited_at:%Y-%m-%d %H:%M} {v.change:10} {v.marking.label:16} "
+            f"{said}  by {v.edited_by or 'system'}{'  ' + v.note if v.note else ''}"
+        )
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("entity")
+@format_option
+@as_option(required=True)
+def show(entity: str, fmt: str, as_: str) -> None:
+    """What a user may see of ENTITY: its label and each statement they may read."""
+    from cyberatlas.knowledge import services
+
+    with _refusals():
+        view = services.show_entity(_required_actor(as_), entity)
+    if fmt == "json":
+        _echo_json(asdict(view))
+        return
+    click.echo(f"{view.label}  ({view.id})")
+    for s in view.statements:
+        if s.other_id is None:
+            said = f"{s.predicate}: {s.value}"
+        elif s.direction == "out":
+            said = f"{s.predicate} -> {s.other_label} ({s.other_id})"
+        else:
+            said = f"<- {s.predicate} of {s.other_label} ({s.other_id})"
+        if s.other_id and s.value:
+            said += f" [{s.value}]"
+        click.echo(f"  {s.id}  {s.marking.label:16} {said}")
+        click.echo(f"      by {s.organization}" + (f"  source {s.source}" if s.source else ""))
+
+
+@main.command()
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True)
+@format_option
+@as_option(required=True)
+def search(query: str, limit: int, fmt: str, as_: str) -> None:
+    """Find entities by the start of a key, name or alias."""
+    from cyberatlas.knowledge import entities
+
+    with _refusals():
+        hits = entities.search(_required_actor(as_), query, limit=limit)
+    if fmt == "json":
+        _echo_json([asdict(h) for h in hits])
+        return
+    for hit in hits:
+        click.echo(f"{hit.label:40} {hit.type:22} {hit.id}")
+
+
+@main.command()
+@click.option("--limit", default=50, show_default=True)
+@as_option()
+def audit(limit: int, as_: str | None) -> None:
+    """Who read AMBER+STRICT or RED data, exported or released, and when (never the data)."""
+    from cyberatlas.knowledge import audit as audit_log
+
+    with _refusals():
+        events = audit_log.audit_log(_actor(as_))[:limit]
+    for e in events:
+        click.echo(
+            f"{e.at:%Y-%m-%d %H:%M:%S} {e.actor_name:20} {e.action:20} {e.markings} x{e.count}"
+        )

@@ -1,0 +1,218 @@
+"""Entities (nodes), statements (data points) with their versions, grants and the audit log.
+
+An entity row holds its type and identity only; everything a person sees of it comes from the
+statements they may read (see ``policy.py``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from cyberatlas.accounts.models import Organization, User
+from cyberatlas.core.tlp import Marking
+from cyberatlas.investigations.models import Investigation
+
+MARKING_CHOICES = [(m.value, m.label) for m in Marking]
+
+
+class Entity(models.Model):
+    """A node: an observable (identity = normalized key) or a domain object (identity = id)."""
+
+    id = models.CharField(primary_key=True, max_length=100, help_text="STIX 2.1 identifier")
+    type = models.CharField(max_length=50, db_index=True)
+    key = models.CharField(
+        max_length=2048, blank=True, help_text="Normalized identity of an observable"
+    )
+
+    class Meta:
+        verbose_name_plural = "entities"
+        indexes = [models.Index(fields=["key"], name="entity_key")]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class VettingStatus(models.TextChoices):
+    UNREVIEWED = "unreviewed"
+    COMMUNITY_VETTED = "community-vetted"
+    DISPUTED = "disputed"
+
+
+class StatementFields(models.Model):
+    """What a version of a statement says, and under which marking."""
+
+    # NULL, not "", is "no literal": a relationship has none, while "" is never a value.
+    value = models.TextField(null=True, blank=True)  # noqa: DJ001
+    object = models.ForeignKey(
+        Entity, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    marking = models.PositiveSmallIntegerField(choices=MARKING_CHOICES)
+    investigation = models.ForeignKey(
+        Investigation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source = models.TextField(blank=True, help_text="URL or reference of the source")
+    evidence = models.TextField(blank=True, help_text="Reference or digest of captured evidence")
+    first_seen = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    source_grade = models.CharField(max_length=1, blank=True, help_text="Admiralty A-F")
+    information_grade = models.CharField(max_length=1, blank=True, help_text="Admiralty 1-6")
+    retracted = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+
+class Statement(StatementFields):
+    """One data point; its current version is denormalized here for reading."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subject = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="statements")
+    predicate = models.CharField(max_length=64)
+    object = models.ForeignKey(
+        Entity, on_delete=models.PROTECT, null=True, blank=True, related_name="incoming"
+    )
+    investigation = models.ForeignKey(
+        Investigation, on_delete=models.PROTECT, null=True, blank=True, related_name="statements"
+    )
+    folded = models.CharField(
+        max_length=200, blank=True, help_text="Case-folded start of the value, for look-ups"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="statements"
+    )
+    author = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="statements"
+    )
+    vetting = models.CharField(
+        max_length=20, choices=VettingStatus.choices, default=VettingStatus.UNREVIEWED
+    )
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["subject", "marking"], name="stmt_subject"),
+            models.Index(fields=["object", "marking"], name="stmt_object"),
+            models.Index(fields=["predicate", "folded"], name="stmt_lookup"),
+            models.Index(fields=["organization", "marking"], name="stmt_org"),
+            models.Index(fields=["investigation"], name="stmt_investigation"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(value__isnull=False) | models.Q(object__isnull=False),
+                name="statement_has_value_or_object",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(marking=Marking.AMBER) | models.Q(investigation__isnull=False),
+                name="amber_needs_investigation",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confidence__isnull=True) | models.Q(confidence__lte=100),
+                name="confidence_0_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.predicate} {self.object_id or self.value}"
+
+    @property
+    def marking_enum(self) -> Marking:
+        return Marking(self.marking)
+
+
+class StatementVersion(StatementFields):
+    """Every version of a statement, the current one included, as it was written."""
+
+    class Change(models.TextChoices):
+        CREATED = "created"
+        REVISED = "revised"
+        REMARKED = "re-marked"
+        RETRACTED = "retracted"
+
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    change = models.CharField(max_length=20, choices=Change.choices)
+    edited_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+")
+    edited_at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["statement", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "number"], name="unique_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.statement_id} v{self.number}"
+
+
+class Grant(models.Model):
+    """A named user's right to read one AMBER or RED statement."""
+
+    class Reason(models.TextChoices):
+        RECIPIENT = "recipient"
+        RELEASE = "release"
+
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="grants")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="grants")
+    reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.RECIPIENT)
+    granted_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "user", "reason"], name="unique_grant")
+        ]
+        indexes = [models.Index(fields=["user", "statement"], name="grant_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} may read {self.statement_id}"
+
+
+class AppendOnlyError(Exception):
+    """The audit log keeps every row."""
+
+
+class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("the audit log is append-only")
+
+    def update(self, **kwargs: object) -> int:
+        raise AppendOnlyError("the audit log is append-only")
+
+
+class AuditEvent(models.Model):
+    """One row per request that read AMBER+STRICT or RED data, per export and per release.
+
+    Append-only: the model refuses changes, and database triggers (see migration 0002) refuse
+    updates (and, on PostgreSQL, deletes) that bypass it.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+")
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=50)
+    markings = models.CharField(max_length=50, help_text="Strict markings read, e.g. 'red'")
+    count = models.PositiveIntegerField(default=0)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("the audit log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("the audit log is append-only")
