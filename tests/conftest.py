@@ -17,3 +17,9 @@ def _fast_password_hashing(settings):
         "django.contrib.auth.hashers.Argon2PasswordHasher",
         "django.contrib.auth.hashers.MD5PasswordHasher",
     ]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from django.conf import settings as django_settings
+
+    return f"database: {django_settings.DATABASES['default']['ENGINE']}"

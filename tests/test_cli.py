@@ -41,7 +41,9 @@ def community(db):
         role_args = [a for r in roles for a in ("--role", r)]
         run("user", "add", username, "--org", org, *role_args, stdin=PASSWORD)
     # A coordinator who is not vetted yet decides nothing; the operator vets the first one.
-    assert "not a vetted coordinator" in run("user", "vet", "alice", "--as", "cora", ok=False).output
+    assert (
+        "not a vetted coordinator" in run("user", "vet", "alice", "--as", "cora", ok=False).output
+    )
     run("user", "vet", "cora")
     for username in ("alice", "bob", "carol", "pat"):
         run("user", "vet", username, "--as", "cora")
@@ -105,7 +107,8 @@ def test_the_knowledge_base_from_the_shell(community):
          "recipient"),
         (["cryptocurrency-wallet:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", "chain",
           "ethereum", "--tlp", "green"], "subject: cryptocurrency-wallet"),
-        (["bank-account:GB82WEST12345698765433", "status", "active", "--tlp", "green"], "subject: bank-account"),
+        (["bank-account:GB82WEST12345698765433", "status", "active", "--tlp", "green"],
+         "subject: bank-account"),
         (["phone-number:+44 20 7946 09", "status", "active", "--tlp", "green"], "phone"),
         (["domain-name:evil.com", "status", "active", "--tlp", "purple"], "tlp"),
     ],

@@ -17,3 +17,12 @@ def test_the_admin_shows_no_knowledge_data():
     registered = {model._meta.app_label for model in admin.site._registry}
     assert "knowledge" not in registered
     assert "investigations" not in registered
+
+
+def test_the_suite_runs_on_the_configured_database():
+    import os
+
+    from django.db import connection
+
+    url = os.environ.get("CYBERATLAS_DATABASE_URL", "sqlite://")
+    assert connection.vendor == ("postgresql" if url.startswith("postgres") else "sqlite")

@@ -33,6 +33,7 @@ def test_strictest_marking_wins():
 
 def test_the_rule_for_each_marking():
     me = Reader(1, 10, True, frozenset({7}), frozenset({"granted"}))
+
     def audience(marking, org=20, author=2, investigation=None, sid="s"):
         return Audience(sid, marking, org, author, investigation)
 

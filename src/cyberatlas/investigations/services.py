@@ -99,7 +99,9 @@ def open_investigation(
         )
         if new_name is not None:
             # Named on behalf of the investigation: its lead contributes, the opener is recorded.
-            name_target(actor, entity, new_name, Audience(Marking.AMBER, investigation), lead_org.pk)
+            name_target(
+                actor, entity, new_name, Audience(Marking.AMBER, investigation), lead_org.pk
+            )
     return investigation
 
 
