@@ -514,10 +514,10 @@ def statement_retract(statement_id: str, note: str, as_: str) -> None:
 @as_option(required=True)
 def statement_history(statement_id: str, fmt: str, as_: str) -> None:
     """The versions of a statement that you may read."""
-    from cyberatlas.knowledge import services
+    from cyberatlas.knowledge import reads
 
     with _refusals():
-        versions = services.history(_required_actor(as_), statement_id)
+        versions = reads.history(_required_actor(as_), statement_id)
     if fmt == "json":
         _echo_json([asdict(v) for v in versions])
         return
@@ -538,10 +538,10 @@ def statement_history(statement_id: str, fmt: str, as_: str) -> None:
 @as_option(required=True)
 def show(entity: str, fmt: str, as_: str) -> None:
     """What a user may see of ENTITY: its label and each statement they may read."""
-    from cyberatlas.knowledge import services
+    from cyberatlas.knowledge import reads
 
     with _refusals():
-        view = services.show_entity(_required_actor(as_), entity)
+        view = reads.show_entity(_required_actor(as_), entity)
     if fmt == "json":
         _echo_json(asdict(view))
         return

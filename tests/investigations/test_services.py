@@ -3,7 +3,7 @@ import pytest
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import Forbidden, InvalidInput, NotFound
 from cyberatlas.investigations import services
-from cyberatlas.knowledge import services as knowledge
+from cyberatlas.knowledge import reads
 from cyberatlas.knowledge.models import Statement
 from tests.factories import org, person, say
 
@@ -29,9 +29,9 @@ def test_a_new_target_is_named_at_amber_in_the_investigation(people):
     )  # fmt: skip
     name = Statement.objects.get(subject=opened.target, predicate="name")
     assert (name.marking, name.investigation, name.value) == (Marking.AMBER, opened, "Mule Herders")
-    assert knowledge.show_entity(people["alice"], opened.target_id).label == "Mule Herders"
+    assert reads.show_entity(people["alice"], opened.target_id).label == "Mule Herders"
     with pytest.raises(NotFound):
-        knowledge.show_entity(people["carol"], opened.target_id)
+        reads.show_entity(people["carol"], opened.target_id)
 
 
 def test_an_existing_target_is_reused(people):
@@ -69,7 +69,7 @@ def test_members_read_amber_of_the_investigation(people):
     say(people["alice"], "domain-name:a.example.com", "status", "active", Marking.AMBER,
         investigation=opened)  # fmt: skip
     with pytest.raises(NotFound):
-        knowledge.show_entity(people["carol"], "domain-name:a.example.com")
+        reads.show_entity(people["carol"], "domain-name:a.example.com")
     services.add_member(people["cora"], "Op A", "carol")
-    view = knowledge.show_entity(people["carol"], "domain-name:a.example.com")
+    view = reads.show_entity(people["carol"], "domain-name:a.example.com")
     assert [s.investigation for s in view.statements] == ["Op A"]

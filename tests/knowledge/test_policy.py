@@ -23,7 +23,7 @@ from cyberatlas.core.references import neutral_label
 from cyberatlas.core.tlp import Audience, Marking, Reader, may_read
 from cyberatlas.errors import NotFound
 from cyberatlas.investigations.models import Investigation, Membership
-from cyberatlas.knowledge import entities, policy, services
+from cyberatlas.knowledge import entities, policy, reads
 from cyberatlas.knowledge.models import (
     AuditEvent,
     Entity,
@@ -267,7 +267,7 @@ def check_reader(world: World, user: User | None, who: Reader, statements: list[
 
     got = {ids[pk] for pk in policy.visible_statements(user).values_list("pk", flat=True)}
     assert got == live
-    assert services.count_statements(user) == len(live)
+    assert reads.count_statements(user) == len(live)
 
     naming: dict[int, set[int]] = {}
     for n in live:
@@ -289,13 +289,13 @@ def check_reader(world: World, user: User | None, who: Reader, statements: list[
         )
         if entity_id not in visible:
             with pytest.raises(NotFound):
-                services.show_entity(user, entity_id)
+                reads.show_entity(user, entity_id)
             continue
         before = AuditEvent.objects.count()
-        view = services.show_entity(user, entity_id)
+        view = reads.show_entity(user, entity_id)
         assert view.label == expected_label
         assert {ids[uuid.UUID(s.id)] for s in view.statements} == naming[e]
-        assert services.count_statements(user, entity_id) == len(naming[e])
+        assert reads.count_statements(user, entity_id) == len(naming[e])
         strict = any(
             world.statements[n].marking in (Marking.AMBER_STRICT, Marking.RED) for n in naming[e]
         )
@@ -321,10 +321,10 @@ def check_reader(world: World, user: User | None, who: Reader, statements: list[
     for n, spec in enumerate(world.statements):
         if n not in current:
             with pytest.raises(NotFound):
-                services.history(user, statements[n].pk)
+                reads.history(user, statements[n].pk)
             continue
         chain = [*spec.earlier, (spec.marking, spec.investigation)]
         expected_versions = [
             k + 1 for k, (m, i) in enumerate(chain) if may_read(who, audience(n, spec, m, i))
         ]
-        assert [v.number for v in services.history(user, statements[n].pk)] == expected_versions
+        assert [v.number for v in reads.history(user, statements[n].pk)] == expected_versions

@@ -2,7 +2,7 @@ import pytest
 
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import Ambiguous, Forbidden, InvalidInput, NotFound
-from cyberatlas.knowledge import entities, services
+from cyberatlas.knowledge import entities, reads, services
 from cyberatlas.knowledge.models import Entity, Grant, Statement, StatementVersion
 from cyberatlas.knowledge.services import Audience, Provenance
 from tests.factories import investigation, org, person, say
@@ -36,7 +36,7 @@ def test_same_observable_from_two_orgs_is_one_entity_with_two_statements(world):
     assert first.subject_id == second.subject_id
     assert first.object_id == second.object_id
     assert Entity.objects.filter(type="domain-name").count() == 1
-    view = services.show_entity(world["bob"], "domain-name:evil-shop.com")
+    view = reads.show_entity(world["bob"], "domain-name:evil-shop.com")
     assert {s.organization for s in view.statements} == {"Bank", "Vendor"}
 
 
@@ -156,12 +156,12 @@ def test_actor_known_only_at_red_shows_a_neutral_label(world):
         recipients=[world["bob"]],
     )
     say(world["alice"], "domain-name:hush.example.com", "status", "active")
-    view = services.show_entity(world["carol"], "domain-name:hush.example.com")
+    view = reads.show_entity(world["carol"], "domain-name:hush.example.com")
     assert [s.predicate for s in view.statements] == ["status"]
     with pytest.raises(NotFound):
-        services.show_entity(world["carol"], added.subject_id)
+        reads.show_entity(world["carol"], added.subject_id)
     # Bob is a recipient: he reads the name.
-    assert services.show_entity(world["bob"], added.subject_id).label == "Hush"
+    assert reads.show_entity(world["bob"], added.subject_id).label == "Hush"
     entity = Entity.objects.get(pk=added.subject_id)
     label = entities.labels(world["carol"], [entity.pk])[entity.pk]
     assert label.startswith("threat-actor ")
@@ -171,9 +171,9 @@ def test_actor_known_only_at_red_shows_a_neutral_label(world):
 def test_hidden_entity_answers_exactly_like_a_missing_one(world):
     say(world["alice"], "domain-name:secret.example.com", "status", "active", Marking.AMBER_STRICT)
     with pytest.raises(NotFound) as hidden:
-        services.show_entity(world["carol"], "domain-name:secret.example.com")
+        reads.show_entity(world["carol"], "domain-name:secret.example.com")
     with pytest.raises(NotFound) as missing:
-        services.show_entity(world["carol"], "domain-name:never.example.com")
+        reads.show_entity(world["carol"], "domain-name:never.example.com")
     assert str(hidden.value).replace("secret", "X") == str(missing.value).replace("never", "X")
 
 
@@ -188,7 +188,7 @@ def test_revise_remark_retract_and_history(world):
         services.remark(carol, added.pk, "red", recipients=["carol"])
     services.remark(alice, added.pk, "green")
     services.retract(alice, added.pk, note="wrong")
-    versions = services.history(alice, added.pk)
+    versions = reads.history(alice, added.pk)
     assert [v.change for v in versions] == [
         "created",
         "revised",
@@ -204,9 +204,9 @@ def test_revise_remark_retract_and_history(world):
         Marking.GREEN,
     ]
     # Carol reads the current (GREEN) version but not the AMBER+STRICT one.
-    assert [v.number for v in services.history(carol, added.pk)] == [1, 2, 4, 5]
+    assert [v.number for v in reads.history(carol, added.pk)] == [1, 2, 4, 5]
     with pytest.raises(NotFound):  # its only statement is retracted: nothing names it now
-        services.show_entity(alice, "domain-name:evil.com")
+        reads.show_entity(alice, "domain-name:evil.com")
     with pytest.raises(InvalidInput, match="retracted"):
         services.revise(alice, added.pk, value="active")
 
@@ -240,8 +240,8 @@ def test_count_and_search_see_only_readable_statements(world):
     assert {h.label for h in entities.search(alice, "indrik")} == {"Evil Corp"}
     assert {h.label for h in entities.search(carol, "evil")} == {"evilcorp.example.com"}
     assert entities.search(carol, "indrik") == []
-    assert services.count_statements(alice) == 3  # name, alias, status
-    assert services.count_statements(carol) == 1
+    assert reads.count_statements(alice) == 3  # name, alias, status
+    assert reads.count_statements(carol) == 1
 
 
 def test_audience_helper_parses_markings(world):
@@ -251,3 +251,24 @@ def test_audience_helper_parses_markings(world):
     assert services.audience(world["alice"], "red", recipients=["bob"]) == Audience(
         Marking.RED, None, (world["bob"],)
     )
+
+
+def test_entity_pages_follow_a_cursor_and_skip_what_the_reader_may_not_read(world):
+    alice, carol = world["alice"], world["carol"]
+    for n in range(7):
+        marking = Marking.AMBER_STRICT if n % 3 == 0 else Marking.GREEN
+        say(alice, "domain-name:evil.com", "alias", f"alias {n}", marking)
+    seen, after = [], None
+    while True:
+        page = reads.entity_page(carol, "domain-name:evil.com", limit=2, after=after)
+        seen += [s.value for s in page.statements]
+        if page.next is None:
+            break
+        after = page.next
+    assert seen == ["alias 1", "alias 2", "alias 4", "alias 5"]
+    everything = reads.system_entity_page(
+        Entity.objects.get(key="evil.com").pk, limit=None
+    ).statements
+    assert len(everything) == 7
+    with pytest.raises(InvalidInput, match="cursor"):
+        reads.entity_page(carol, "domain-name:evil.com", after="garbage")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from cyberatlas.accounts.models import User
 from cyberatlas.core.observables import InvalidObservable
@@ -19,7 +19,7 @@ from cyberatlas.core.references import (
 from cyberatlas.errors import Ambiguous, InvalidInput, NotFound
 
 from . import policy
-from .models import Entity
+from .models import Entity, Statement
 
 NAME_PREDICATES = ("name", "alias")
 FOLD_LENGTH = 200
@@ -79,6 +79,15 @@ def resolve(user: User | None, text: str, *, field: str = "entity") -> Entity:
 def labels(user: User | None, entity_ids: Iterable[str]) -> dict[str, str]:
     """How each entity shows to ``user``: an observable by its key, a domain object by the
     first name they may read (oldest first), else a neutral label."""
+    return _labels(policy.visible_statements(user), entity_ids)
+
+
+def system_labels(entity_ids: Iterable[str]) -> dict[str, str]:
+    """Labels from every statement, with no policy: only where no person reads."""
+    return _labels(policy.system_statements(), entity_ids)
+
+
+def _labels(statements: QuerySet[Statement], entity_ids: Iterable[str]) -> dict[str, str]:
     ids = set(entity_ids)
     result: dict[str, str] = {}
     domain_ids: list[str] = []
@@ -88,8 +97,7 @@ def labels(user: User | None, entity_ids: Iterable[str]) -> dict[str, str]:
         else:
             result[entity_id] = key
     names = (
-        policy.visible_statements(user)
-        .filter(subject_id__in=domain_ids, predicate="name")
+        statements.filter(subject_id__in=domain_ids, predicate="name")
         .order_by("subject_id", "created_at", "id")
         .values_list("subject_id", "value")
     )
@@ -109,10 +117,26 @@ class EntityHit:
 
 def search(user: User | None, query: str, *, limit: int = 20) -> list[EntityHit]:
     """Entities the user sees whose key, name or alias starts with ``query``."""
+    statements = policy.visible_statements(user)
+    found = _search(statements, policy.entities_named_by(statements), query, limit)
+    shown = labels(user, [entity_id for entity_id, _ in found])
+    return [EntityHit(entity_id, type_, shown[entity_id]) for entity_id, type_ in found]
+
+
+def system_search(query: str, *, limit: int = 20) -> list[EntityHit]:
+    """The same search with no access policy: only where no person reads."""
+    statements = policy.system_statements()
+    found = _search(statements, policy.entities_named_by(statements), query, limit)
+    shown = system_labels([entity_id for entity_id, _ in found])
+    return [EntityHit(entity_id, type_, shown[entity_id]) for entity_id, type_ in found]
+
+
+def _search(
+    statements: QuerySet[Statement], named: QuerySet[Entity], query: str, limit: int
+) -> list[tuple[str, str]]:
     folded = fold(query)
     if not folded:
         return []
-    statements = policy.visible_statements(user)
     by_name = statements.filter(
         predicate__in=NAME_PREDICATES, folded__startswith=folded
     ).values_list("subject_id", flat=True)
@@ -127,11 +151,6 @@ def search(user: User | None, query: str, *, limit: int = 20) -> list[EntityHit]
     for key in keys:
         by_key |= Q(key__startswith=key)
     matching = (
-        policy.visible_entities(user)
-        .filter(by_key | Q(pk__in=by_name))
-        .order_by("key", "id")
-        .values_list("id", "type")[:limit]
+        named.filter(by_key | Q(pk__in=by_name)).order_by("key", "id").values_list("id", "type")
     )
-    found = list(matching)
-    shown = labels(user, [entity_id for entity_id, _ in found])
-    return [EntityHit(entity_id, type_, shown[entity_id]) for entity_id, type_ in found]
+    return list(matching[:limit])

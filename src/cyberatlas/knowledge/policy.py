@@ -91,6 +91,11 @@ def visible_statements(
     return statements
 
 
+def system_statements() -> QuerySet[Statement]:
+    """Every current, unretracted statement, with no policy: only where no person reads."""
+    return Statement.objects.filter(retracted=False)
+
+
 def visible_versions(user: User | None, statement: Statement) -> QuerySet[StatementVersion]:
     """The versions of a statement the user may read, each judged under its own marking.
 
@@ -103,7 +108,10 @@ def visible_versions(user: User | None, statement: Statement) -> QuerySet[Statem
 
 def visible_entities(user: User | None) -> QuerySet[Entity]:
     """Entities the user sees: those named by a statement they may read, as subject or object."""
-    statements = visible_statements(user)
+    return entities_named_by(visible_statements(user))
+
+
+def entities_named_by(statements: QuerySet[Statement]) -> QuerySet[Entity]:
     return Entity.objects.filter(
         Exists(statements.filter(subject_id=OuterRef("pk")))
         | Exists(statements.filter(object_id=OuterRef("pk")))

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from cyberatlas.accounts.models import OrgKind, Role, User
@@ -18,7 +17,7 @@ from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import Forbidden, InvalidInput, NotFound
 from cyberatlas.investigations.models import Investigation, Membership
 
-from . import audit, entities, policy
+from . import entities, policy
 from .models import Entity, Grant, Statement, StatementVersion
 
 CONTRIBUTOR_ROLES = (Role.RESEARCHER, Role.REVIEWER)
@@ -386,128 +385,3 @@ def retract(actor: User, statement_id: str | uuid.UUID, *, note: str = "") -> St
         statement = _editable(actor, statement_id)
         statement.retracted = True
         return _save_version(statement, StatementVersion.Change.RETRACTED, actor, note)
-
-
-@dataclass(frozen=True)
-class StatementView:
-    id: str
-    predicate: str
-    direction: str  # "out": the entity is the subject; "in": it is the object
-    value: str | None
-    other_id: str | None
-    other_label: str | None
-    marking: Marking
-    organization: str
-    source: str
-    confidence: int | None
-    first_seen: dt.datetime | None
-    last_seen: dt.datetime | None
-    version: int
-    vetting: str
-    investigation: str | None
-
-
-@dataclass(frozen=True)
-class EntityView:
-    id: str
-    type: str
-    key: str
-    label: str
-    statements: list[StatementView]
-
-
-def _views(actor: User | None, entity: Entity, rows: Sequence[Statement]) -> list[StatementView]:
-    others = {s.object_id if s.subject_id == entity.pk else s.subject_id for s in rows}
-    shown = entities.labels(actor, {o for o in others if o})
-    viewer_org = actor.organization_id if actor else None
-    views = []
-    for s in rows:
-        outgoing = s.subject_id == entity.pk
-        other = s.object_id if outgoing else s.subject_id
-        views.append(
-            StatementView(
-                id=str(s.pk),
-                predicate=s.predicate,
-                direction="out" if outgoing else "in",
-                value=s.value,
-                other_id=other,
-                other_label=shown.get(other) if other else None,
-                marking=Marking(s.marking),
-                organization=s.organization.shown_to(viewer_org),
-                source=s.source,
-                confidence=s.confidence,
-                first_seen=s.first_seen,
-                last_seen=s.last_seen,
-                version=s.version,
-                vetting=s.vetting,
-                investigation=s.investigation.name if s.investigation else None,
-            )
-        )
-    return views
-
-
-def entity_statements(actor: User | None, entity: Entity) -> list[Statement]:
-    return list(
-        policy.visible_statements(actor)
-        .filter(Q(subject_id=entity.pk) | Q(object_id=entity.pk))
-        .select_related("organization", "investigation")
-        .order_by("predicate", "created_at", "id")
-    )
-
-
-def show_entity(actor: User | None, reference: str) -> EntityView:
-    """What ``actor`` may see of an entity: its label and each readable statement naming it."""
-    entity = entities.resolve(actor, reference)
-    rows = entity_statements(actor, entity)
-    audit.record_read(actor, "entity.show", (s.marking for s in rows))
-    label = entities.labels(actor, [entity.pk])[entity.pk]
-    return EntityView(entity.pk, entity.type, entity.key, label, _views(actor, entity, rows))
-
-
-@dataclass(frozen=True)
-class VersionView:
-    number: int
-    change: str
-    marking: Marking
-    value: str | None
-    object_id: str | None
-    retracted: bool
-    edited_by: str | None
-    edited_at: dt.datetime
-    note: str
-
-
-def history(actor: User | None, statement_id: str | uuid.UUID) -> list[VersionView]:
-    """The versions of a statement ``actor`` may read; none unless its current one is."""
-    try:
-        key = uuid.UUID(str(statement_id))
-    except ValueError:
-        raise InvalidInput(f"{statement_id!r} is not a statement id", field="statement") from None
-    statement = Statement.objects.filter(policy.readable(actor), pk=key).first()
-    if statement is None:
-        raise NotFound(f"no statement {statement_id}", field="statement")
-    versions = list(
-        policy.visible_versions(actor, statement).select_related("edited_by").order_by("number")
-    )
-    audit.record_read(actor, "statement.history", (v.marking for v in versions))
-    return [
-        VersionView(
-            v.number,
-            v.change,
-            Marking(v.marking),
-            v.value,
-            v.object_id,
-            v.retracted,
-            v.edited_by.username if v.edited_by else None,
-            v.edited_at,
-            v.note,
-        )
-        for v in versions
-    ]
-
-
-def count_statements(actor: User | None, entity_id: str | None = None) -> int:
-    statements = policy.visible_statements(actor)
-    if entity_id is not None:
-        statements = statements.filter(Q(subject_id=entity_id) | Q(object_id=entity_id))
-    return statements.count()
