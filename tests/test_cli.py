@@ -50,19 +50,67 @@ def community(db):
 
 
 def test_the_knowledge_base_from_the_shell(community):
-    run("investigation", "open", "Op Wire", "--target", "threat-actor:Wire Gang", "--lead", "Bank",
-        "--member", "alice", "--member", "carol", "--as", "cora")  # fmt: skip
+    run(
+        "investigation",
+        "open",
+        "Op Wire",
+        "--target",
+        "threat-actor:Wire Gang",
+        "--lead",
+        "Bank",
+        "--member",
+        "alice",
+        "--member",
+        "carol",
+        "--as",
+        "cora",
+    )
     wallet = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
-    run("statement", "add", "--as", "alice", "threat-actor:Wire Gang", "receives-payment-via",
-        f"cryptocurrency-wallet:{wallet}", "--tlp", "amber", "--investigation", "Op Wire",
-        "--source", "https://example.org/report", "--confidence", "80")  # fmt: skip
-    run("statement", "add", "--as", "alice", f"cryptocurrency-wallet:{wallet}", "chain",
-        "bitcoin", "--tlp", "clear")  # fmt: skip
-    secret = run("statement", "add", "--as", "alice", "threat-actor:Wire Gang", "alias",
-                 "W1r3", "--tlp", "red", "--recipient", "bob").output.strip()  # fmt: skip
+    run(
+        "statement",
+        "add",
+        "--as",
+        "alice",
+        "threat-actor:Wire Gang",
+        "receives-payment-via",
+        f"cryptocurrency-wallet:{wallet}",
+        "--tlp",
+        "amber",
+        "--investigation",
+        "Op Wire",
+        "--source",
+        "https://example.org/report",
+        "--confidence",
+        "80",
+    )
+    run(
+        "statement",
+        "add",
+        "--as",
+        "alice",
+        f"cryptocurrency-wallet:{wallet}",
+        "chain",
+        "bitcoin",
+        "--tlp",
+        "clear",
+    )
+    secret = run(
+        "statement",
+        "add",
+        "--as",
+        "alice",
+        "threat-actor:Wire Gang",
+        "alias",
+        "W1r3",
+        "--tlp",
+        "red",
+        "--recipient",
+        "bob",
+    ).output.strip()
 
-    as_carol = json.loads(run("show", "threat-actor:Wire Gang", "--as", "carol",
-                              "--format", "json").output)  # fmt: skip
+    as_carol = json.loads(
+        run("show", "threat-actor:Wire Gang", "--as", "carol", "--format", "json").output
+    )
     assert as_carol["label"] == "Wire Gang"
     assert {s["predicate"] for s in as_carol["statements"]} == {"name", "receives-payment-via"}
     assert secret not in {s["id"] for s in as_carol["statements"]}
@@ -103,16 +151,28 @@ def test_the_knowledge_base_from_the_shell(community):
         (["domain-name:evil.com", "status", "active", "--tlp", "amber"], "investigation"),
         (["domain-name:evil.com", "status", "active", "--tlp", "red"], "recipient"),
         (["domain-name:evil.com", "statuss", "active", "--tlp", "green"], "predicate"),
-        (["domain-name:evil.com", "status", "active", "--tlp", "green", "--recipient", "zed"],
-         "recipient"),
-        (["cryptocurrency-wallet:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", "chain",
-          "ethereum", "--tlp", "green"], "subject: cryptocurrency-wallet"),
-        (["bank-account:GB82WEST12345698765433", "status", "active", "--tlp", "green"],
-         "subject: bank-account"),
+        (
+            ["domain-name:evil.com", "status", "active", "--tlp", "green", "--recipient", "zed"],
+            "recipient",
+        ),
+        (
+            [
+                "cryptocurrency-wallet:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD",
+                "chain",
+                "ethereum",
+                "--tlp",
+                "green",
+            ],
+            "subject: cryptocurrency-wallet",
+        ),
+        (
+            ["bank-account:GB82WEST12345698765433", "status", "active", "--tlp", "green"],
+            "subject: bank-account",
+        ),
         (["phone-number:+44 20 7946 09", "status", "active", "--tlp", "green"], "phone"),
         (["domain-name:evil.com", "status", "active", "--tlp", "purple"], "tlp"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_refused_with_the_field_and_nothing_is_written(community, args, message):
     before = (Entity.objects.count(), Statement.objects.count())
     result = run("statement", "add", "--as", "alice", *args, ok=False)
@@ -123,8 +183,9 @@ def test_bad_input_is_refused_with_the_field_and_nothing_is_written(community, a
 
 def test_unknown_users_and_organizations_are_named(community):
     assert "no user 'zed'" in run("show", "domain-name:a.com", "--as", "zed", ok=False).output
-    result = run("user", "add", "x", "--org", "Nowhere", "--role", "researcher",
-                 stdin=PASSWORD, ok=False)  # fmt: skip
+    result = run(
+        "user", "add", "x", "--org", "Nowhere", "--role", "researcher", stdin=PASSWORD, ok=False
+    )
     assert "no organization 'Nowhere'" in result.output
 
 
@@ -140,13 +201,23 @@ def test_every_command_has_help():
 
 
 def test_the_installed_command_runs_on_a_fresh_sqlite_database(tmp_path: Path):
-    env = {**os.environ, "CYBERATLAS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-           "CYBERATLAS_VAR_DIR": str(tmp_path)}  # fmt: skip
+    env = {
+        **os.environ,
+        "CYBERATLAS_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "CYBERATLAS_VAR_DIR": str(tmp_path),
+    }
     command = [sys.executable, "-m", "cyberatlas"]
 
     def sh(*args: str, stdin: str = "") -> str:
-        done = subprocess.run([*command, *args], input=stdin, env=env, capture_output=True,
-                              text=True, timeout=120, check=False)  # fmt: skip
+        done = subprocess.run(
+            [*command, *args],
+            input=stdin,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -155,9 +226,19 @@ def test_the_installed_command_runs_on_a_fresh_sqlite_database(tmp_path: Path):
     sh("org", "vet", "Bank")
     sh("user", "add", "alice", "--org", "Bank", "--role", "researcher", stdin=PASSWORD)
     sh("user", "vet", "alice")
-    sh("statement", "add", "--as", "alice", "domain-name:evil[.]example[.]com",
-       "status", "active", "--tlp", "green")  # fmt: skip
-    shown = json.loads(sh("show", "domain-name:evil.example.com", "--as", "alice", "--format",
-                          "json"))  # fmt: skip
+    sh(
+        "statement",
+        "add",
+        "--as",
+        "alice",
+        "domain-name:evil[.]example[.]com",
+        "status",
+        "active",
+        "--tlp",
+        "green",
+    )
+    shown = json.loads(
+        sh("show", "domain-name:evil.example.com", "--as", "alice", "--format", "json")
+    )
     assert shown["label"] == "evil.example.com"
     assert [s["value"] for s in shown["statements"]] == ["active"]

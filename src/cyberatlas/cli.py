@@ -111,11 +111,15 @@ def migrate() -> None:
 @click.option("--port", default=8000, show_default=True, help="TCP port on 127.0.0.1")
 @click.option("--host", default="127.0.0.1", show_default=True)
 def serve(port: int, host: str) -> None:
-    """Migrate, then serve the platform on http://HOST:PORT/."""
+    """Migrate, then serve the platform on http://HOST:PORT/ (waitress, static files included)."""
     from django.core.management import call_command
+    from waitress import serve as serve_wsgi
+
+    from cyberatlas.wsgi import application
 
     call_command("migrate", interactive=False, verbosity=0)
-    call_command("runserver", f"{host}:{port}", use_reloader=False, insecure_serving=True)
+    click.echo(f"cyberatlas serving on http://{host}:{port}/ (Ctrl-C stops)")
+    serve_wsgi(application, host=host, port=port, threads=8, ident="cyberatlas")
 
 
 @main.command("predicates")

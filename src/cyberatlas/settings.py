@@ -20,6 +20,11 @@ import django_stubs_ext
 django_stubs_ext.monkeypatch()
 
 VAR_DIR = Path(os.environ.get("CYBERATLAS_VAR_DIR", "var")).resolve()
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Front-end libraries come from npm (`make install` runs `npm ci` in the checkout).
+NODE_MODULES = Path(
+    os.environ.get("CYBERATLAS_NODE_MODULES", PACKAGE_DIR.parent.parent / "node_modules")
+)
 
 
 def _secret_key() -> str:
@@ -68,6 +73,7 @@ INSTALLED_APPS = [
     "cyberatlas.accounts",
     "cyberatlas.investigations",
     "cyberatlas.knowledge",
+    "cyberatlas.web",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "cyberatlas.accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -96,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cyberatlas.web.context.navigation",
             ],
         },
     },
@@ -138,7 +146,20 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = os.environ.get("CYBERATLAS_STATIC_ROOT") or None  # for collectstatic only
+STATICFILES_DIRS = [
+    (prefix, NODE_MODULES / path)
+    for prefix, path in (("vendor/htmx", "htmx.org/dist"), ("vendor/pico", "@picocss/pico/css"))
+    if (NODE_MODULES / path).is_dir()
+]
+# Static files are served by the application itself (WhiteNoise), straight from their folders.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+OTP_TOTP_ISSUER = "cyberatlas"
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

@@ -57,11 +57,32 @@ def test_registry_is_extensible_and_refuses_duplicates():
 def test_the_architecture_predicates_are_all_registered():
     names = {p.name for p in predicates.all_predicates()}
     assert {
-        "name", "alias", "description", "country", "role", "provider-kind", "bulletproof",
-        "victims", "losses", "chain", "uses", "hosted-on", "resolves-to", "belongs-to",
-        "registered-via", "communicates-via", "receives-payment-via", "cashes-out-via",
-        "launders-through", "recruits-mules-via", "provided-by", "operated-by", "member-of",
-        "located-at", "attributed-to", "same-as",
-    } <= names  # fmt: skip
+        "name",
+        "alias",
+        "description",
+        "country",
+        "role",
+        "provider-kind",
+        "bulletproof",
+        "victims",
+        "losses",
+        "chain",
+        "uses",
+        "hosted-on",
+        "resolves-to",
+        "belongs-to",
+        "registered-via",
+        "communicates-via",
+        "receives-payment-via",
+        "cashes-out-via",
+        "launders-through",
+        "recruits-mules-via",
+        "provided-by",
+        "operated-by",
+        "member-of",
+        "located-at",
+        "attributed-to",
+        "same-as",
+    } <= names
     for p in predicates.all_predicates():
         assert p.description

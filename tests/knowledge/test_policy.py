@@ -38,9 +38,12 @@ ENTITIES = [
     ("intrusion-set--00000000-0000-4000-8000-00000000000c", "intrusion-set", ""),
     ("domain-name--00000000-0000-5000-8000-00000000000d", "domain-name", "evil.example.com"),
     ("ipv4-addr--00000000-0000-5000-8000-00000000000e", "ipv4-addr", "203.0.113.9"),
-    ("cryptocurrency-wallet--00000000-0000-5000-8000-00000000000f", "cryptocurrency-wallet",
-     "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"),
-]  # fmt: skip
+    (
+        "cryptocurrency-wallet--00000000-0000-5000-8000-00000000000f",
+        "cryptocurrency-wallet",
+        "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+    ),
+]
 NAMES = ["Evil Corp", "evil twin", "Wizard Spider", "wizards"]
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -122,9 +125,10 @@ def worlds(draw: st.DrawFn) -> World:
             marking = Marking.AMBER_STRICT
         earlier = draw(st.lists(st.tuples(markings, st.sampled_from(inv_choices)), max_size=2))
         earlier = [
-            (m, i) for m, i in earlier
+            (m, i)
+            for m, i in earlier
             if not (m is Marking.AMBER and i is None) and not (m is Marking.RED and author is None)
-        ]  # fmt: skip
+        ]
         specs.append(
             StatementSpec(
                 subject=draw(st.integers(0, len(ENTITIES) - 1)),
@@ -151,15 +155,17 @@ def worlds(draw: st.DrawFn) -> World:
 
 def build(world: World) -> tuple[list[User], list[Statement]]:
     orgs = [
-        Organization.objects.create(name=f"org{i}", kind=kind, sector="banking", country="DE",
-                                    status=status)
+        Organization.objects.create(
+            name=f"org{i}", kind=kind, sector="banking", country="DE", status=status
+        )
         for i, (kind, status) in enumerate(world.orgs)
-    ]  # fmt: skip
+    ]
     users = [
-        User.objects.create(username=f"user{i}", organization=orgs[o], status=status,
-                            is_active=active)
+        User.objects.create(
+            username=f"user{i}", organization=orgs[o], status=status, is_active=active
+        )
         for i, (o, _, status, active) in enumerate(world.users)
-    ]  # fmt: skip
+    ]
     UserRole.objects.bulk_create(
         [UserRole(user=users[i], role=r) for i, u in enumerate(world.users) for r in u[1]]
     )
@@ -199,11 +205,17 @@ def build(world: World) -> tuple[list[User], list[Statement]]:
         statements.append(statement)
         history = [*spec.earlier, (spec.marking, spec.investigation)]
         versions += [
-            StatementVersion(statement=statement, number=k + 1, change="created",
-                             value=spec.value, marking=m, investigation=inv(i),
-                             retracted=spec.retracted and k == len(history) - 1)
+            StatementVersion(
+                statement=statement,
+                number=k + 1,
+                change="created",
+                value=spec.value,
+                marking=m,
+                investigation=inv(i),
+                retracted=spec.retracted and k == len(history) - 1,
+            )
             for k, (m, i) in enumerate(history)
-        ]  # fmt: skip
+        ]
     Statement.objects.bulk_create(statements)
     StatementVersion.objects.bulk_create(versions)
     Grant.objects.bulk_create(
@@ -240,9 +252,10 @@ def audience(n: int, spec: StatementSpec, marking: Marking, inv: int | None) -> 
 
 def readable_current(world: World, who: Reader) -> set[int]:
     return {
-        n for n, spec in enumerate(world.statements)
+        n
+        for n, spec in enumerate(world.statements)
         if may_read(who, audience(n, spec, spec.marking, spec.investigation))
-    }  # fmt: skip
+    }
 
 
 # CI runs thousands of worlds (see .ci/run); a developer's run keeps to the profile's count.
@@ -262,6 +275,7 @@ class TestPolicyMatchesTheRule(TestCase):
 
 def check_reader(world: World, user: User | None, who: Reader, statements: list[Statement]) -> None:
     ids = {s.pk: n for n, s in enumerate(statements)}
+    coordinator = user is not None and user.has_role(Role.COORDINATOR)
     current = readable_current(world, who)
     live = {n for n in current if not world.statements[n].retracted}
 
@@ -303,6 +317,13 @@ def check_reader(world: World, user: User | None, who: Reader, statements: list[
         for s in view.statements:
             if s.other_id is not None:
                 assert s.other_id in visible
+            spec = world.statements[ids[uuid.UUID(s.id)]]
+            if spec.investigation is None:
+                assert s.investigation is None
+            elif user is None or coordinator or spec.investigation in who.investigation_ids:
+                assert s.investigation == f"inv{spec.investigation}"
+            else:
+                assert s.investigation == "an investigation"
 
     for name in NAMES:
         prefix = name[:4]

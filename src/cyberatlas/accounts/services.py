@@ -165,3 +165,23 @@ def create_token(actor: User | None, username: str, name: str = "") -> str:
         raise Forbidden("people issue tokens for themselves only")
     _, secret = ApiToken.issue(owner, name)
     return secret
+
+
+def applications(actor: User | None) -> tuple[list[Organization], list[User]]:
+    """Organizations and people waiting for a decision, for coordinators."""
+    require_coordinator(actor)
+    orgs = list(Organization.objects.filter(status=Status.APPLIED))
+    people = list(
+        User.objects.filter(status=Status.APPLIED)
+        .select_related("organization", "sponsor")
+        .prefetch_related("roles")
+        .order_by("date_joined")
+    )
+    return orgs, people
+
+
+def decisions(actor: User | None, limit: int = 50) -> list[Decision]:
+    require_coordinator(actor)
+    return list(
+        Decision.objects.select_related("organization", "user", "decided_by", "sponsor")[:limit]
+    )

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from cyberatlas.accounts.models import User
+from cyberatlas.accounts.models import Role, User
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import InvalidInput, NotFound
+from cyberatlas.investigations.models import Investigation
 
 from . import audit, entities, policy
 from .models import Entity, Statement
@@ -20,51 +21,81 @@ from .models import Entity, Statement
 
 @dataclass(frozen=True)
 class StatementView:
+    """One statement as a reader sees it; ``other_*`` is the far end seen from an entity page."""
+
     id: str
+    subject_id: str
+    subject_label: str
     predicate: str
-    direction: str  # "out": the entity is the subject; "in": it is the object
     value: str | None
+    object_id: str | None
+    object_label: str | None
+    direction: str  # "out": the page's entity is the subject; "in": it is the object
     other_id: str | None
     other_label: str | None
     marking: Marking
     organization: str
+    mine: bool  # contributed by the reader's organization: they may revise or re-mark it
     source: str
     confidence: int | None
     first_seen: dt.datetime | None
     last_seen: dt.datetime | None
     version: int
     vetting: str
-    investigation: str | None
+    investigation: str | None  # its name only for members and coordinators
+
+
+def _investigation_names(actor: User | None, rows: Sequence[Statement]) -> dict[int, str]:
+    """Investigation names are for their members and coordinators only."""
+    ids = {s.investigation_id for s in rows if s.investigation_id}
+    if not ids:
+        return {}
+    if actor is not None and not actor.has_role(Role.COORDINATOR):
+        ids &= set(policy.investigation_ids(actor))
+    return dict(Investigation.objects.filter(pk__in=ids).values_list("pk", "name"))
 
 
 def _views(
-    actor: User | None, entity: Entity, rows: Sequence[Statement], *, policy_free: bool = False
+    actor: User | None,
+    rows: Sequence[Statement],
+    entity_id: str | None = None,
+    *,
+    policy_free: bool = False,
 ) -> list[StatementView]:
-    others = {s.object_id if s.subject_id == entity.pk else s.subject_id for s in rows}
-    linked = {o for o in others if o}
+    linked = {s.subject_id for s in rows} | {s.object_id for s in rows if s.object_id}
     shown = entities.system_labels(linked) if policy_free else entities.labels(actor, linked)
+    names = _investigation_names(actor, rows)
     viewer_org = actor.organization_id if actor else None
     views = []
     for s in rows:
-        outgoing = s.subject_id == entity.pk
+        outgoing = s.subject_id == entity_id or entity_id is None
         other = s.object_id if outgoing else s.subject_id
         views.append(
             StatementView(
                 id=str(s.pk),
+                subject_id=s.subject_id,
+                subject_label=shown[s.subject_id],
                 predicate=s.predicate,
-                direction="out" if outgoing else "in",
                 value=s.value,
+                object_id=s.object_id,
+                object_label=shown.get(s.object_id) if s.object_id else None,
+                direction="out" if outgoing else "in",
                 other_id=other,
                 other_label=shown.get(other) if other else None,
                 marking=Marking(s.marking),
                 organization=s.organization.shown_to(viewer_org),
+                mine=viewer_org is not None and s.organization_id == viewer_org,
                 source=s.source,
                 confidence=s.confidence,
                 first_seen=s.first_seen,
                 last_seen=s.last_seen,
                 version=s.version,
                 vetting=s.vetting,
-                investigation=s.investigation.name if s.investigation else None,
+                investigation=(
+                    names.get(s.investigation_id, "an investigation")
+                    if s.investigation_id
+                    else None
+                ),
             )
         )
     return views
@@ -97,14 +128,14 @@ def _after(cursor: str) -> Q:
     return Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk)
 
 
+def _naming(statements: QuerySet[Statement], entity_id: str) -> QuerySet[Statement]:
+    return statements.filter(Q(subject_id=entity_id) | Q(object_id=entity_id))
+
+
 def _page(
-    statements: QuerySet[Statement], entity_id: str, limit: int | None, after: str | None
+    statements: QuerySet[Statement], limit: int | None, after: str | None
 ) -> tuple[list[Statement], str | None]:
-    rows = (
-        statements.filter(Q(subject_id=entity_id) | Q(object_id=entity_id))
-        .select_related("organization", "investigation")
-        .order_by("created_at", "id")
-    )
+    rows = statements.select_related("organization").order_by("created_at", "id")
     if after:
         rows = rows.filter(_after(after))
     if limit is None:
@@ -119,10 +150,10 @@ def entity_page(
     """What ``actor`` may see of an entity: its label and the readable statements naming it,
     ``limit`` at a time (``None``: all). Reads of strict data are audited."""
     entity = entities.resolve(actor, reference)
-    rows, following = _page(policy.visible_statements(actor), entity.pk, limit, after)
+    rows, following = _page(_naming(policy.visible_statements(actor), entity.pk), limit, after)
     audit.record_read(actor, "entity.show", (s.marking for s in rows))
     label = entities.labels(actor, [entity.pk])[entity.pk]
-    views = _views(actor, entity, rows)
+    views = _views(actor, rows, entity.pk)
     return EntityPage(entity.pk, entity.type, entity.key, label, views, following)
 
 
@@ -131,8 +162,8 @@ def system_entity_page(
 ) -> EntityPage:
     """The same page with no access policy: for operators' tooling and measurements only."""
     entity = Entity.objects.get(pk=entity_id)
-    rows, following = _page(Statement.objects.filter(retracted=False), entity.pk, limit, after)
-    views = _views(None, entity, rows, policy_free=True)
+    rows, following = _page(_naming(policy.system_statements(), entity.pk), limit, after)
+    views = _views(None, rows, entity.pk, policy_free=True)
     label = entities.system_labels([entity.pk])[entity.pk]
     return EntityPage(entity.pk, entity.type, entity.key, label, views, following)
 
@@ -140,6 +171,51 @@ def system_entity_page(
 def show_entity(actor: User | None, reference: str) -> EntityPage:
     """Everything ``actor`` may see of an entity, on one page."""
     return entity_page(actor, reference, limit=None)
+
+
+def statement(actor: User | None, statement_id: str | uuid.UUID) -> StatementView:
+    """One current statement, if the reader may read it."""
+    found = policy.visible_statements(actor).filter(pk=_statement_key(statement_id)).first()
+    if found is None:
+        raise NotFound(f"no statement {statement_id}", field="statement")
+    audit.record_read(actor, "statement.show", [found.marking])
+    return _views(actor, [found])[0]
+
+
+def _statement_key(statement_id: str | uuid.UUID) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(statement_id))
+    except ValueError:
+        raise InvalidInput(f"{statement_id!r} is not a statement id", field="statement") from None
+
+
+@dataclass(frozen=True)
+class StatementsPage:
+    statements: list[StatementView]
+    next: str | None
+
+
+def statements_page(
+    actor: User | None,
+    *,
+    entity: str | None = None,
+    investigation: Investigation | None = None,
+    predicate: str | None = None,
+    limit: int = 50,
+    after: str | None = None,
+) -> StatementsPage:
+    """Readable statements, oldest first, optionally about one entity or in one investigation
+    (which the caller has already found through ``investigations.services.get``)."""
+    statements = policy.visible_statements(actor)
+    if entity is not None:
+        statements = _naming(statements, entities.resolve(actor, entity).pk)
+    if investigation is not None:
+        statements = statements.filter(investigation=investigation)
+    if predicate is not None:
+        statements = statements.filter(predicate=predicate)
+    rows, following = _page(statements, max(1, min(limit, 500)), after)
+    audit.record_read(actor, "statements.list", (s.marking for s in rows))
+    return StatementsPage(_views(actor, rows), following)
 
 
 @dataclass(frozen=True)
@@ -157,15 +233,13 @@ class VersionView:
 
 def history(actor: User | None, statement_id: str | uuid.UUID) -> list[VersionView]:
     """The versions of a statement ``actor`` may read; none unless its current one is."""
-    try:
-        key = uuid.UUID(str(statement_id))
-    except ValueError:
-        raise InvalidInput(f"{statement_id!r} is not a statement id", field="statement") from None
-    statement = Statement.objects.filter(policy.readable(actor), pk=key).first()
-    if statement is None:
+    current = Statement.objects.filter(
+        policy.readable(actor), pk=_statement_key(statement_id)
+    ).first()
+    if current is None:
         raise NotFound(f"no statement {statement_id}", field="statement")
     versions = list(
-        policy.visible_versions(actor, statement).select_related("edited_by").order_by("number")
+        policy.visible_versions(actor, current).select_related("edited_by").order_by("number")
     )
     audit.record_read(actor, "statement.history", (v.marking for v in versions))
     return [
@@ -189,3 +263,21 @@ def count_statements(actor: User | None, entity_id: str | None = None) -> int:
     if entity_id is not None:
         statements = statements.filter(Q(subject_id=entity_id) | Q(object_id=entity_id))
     return statements.count()
+
+
+@dataclass(frozen=True)
+class EntitiesPage:
+    entities: list[entities.EntityHit]
+    next: str | None
+
+
+def entities_page(actor: User | None, *, limit: int = 50, after: str | None = None) -> EntitiesPage:
+    """Every entity the reader sees, by id."""
+    visible = policy.visible_entities(actor).order_by("id")
+    if after:
+        visible = visible.filter(pk__gt=after)
+    limit = max(1, min(limit, 500))
+    found = list(visible.values_list("id", "type")[: limit + 1])
+    shown = entities.labels(actor, [entity_id for entity_id, _ in found[:limit]])
+    hits = [entities.EntityHit(i, t, shown[i]) for i, t in found[:limit]]
+    return EntitiesPage(hits, found[limit - 1][0] if len(found) > limit else None)
