@@ -242,3 +242,13 @@ def test_the_installed_command_runs_on_a_fresh_sqlite_database(tmp_path: Path):
     )
     assert shown["label"] == "evil.example.com"
     assert [s["value"] for s in shown["statements"]] == ["active"]
+
+
+def test_totp_code_prints_the_current_code_of_a_confirmed_authenticator(community):
+    from cyberatlas.accounts import two_factor
+    from cyberatlas.accounts.models import User
+
+    assert "no authenticator" in run("user", "totp-code", "cora", ok=False).output
+    device = two_factor.enrol_confirmed(User.objects.get(username="cora"))
+    code = run("user", "totp-code", "cora").output.strip()
+    assert two_factor.verify(device.user, code) == device

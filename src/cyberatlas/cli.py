@@ -122,6 +122,34 @@ def serve(port: int, host: str) -> None:
     serve_wsgi(application, host=host, port=port, threads=8, ident="cyberatlas")
 
 
+@main.command()
+@click.option("--seed", default=7, show_default=True, help="the same seed gives the same scenario")
+def demo(seed: int) -> None:
+    """Migrate and load the demo scenario, a fictitious community and criminal ecosystem."""
+    from django.core.management import call_command
+
+    from cyberatlas.demo import load_demo
+
+    call_command("migrate", interactive=False, verbosity=0)
+    with _refusals():
+        summary = load_demo(seed=seed, progress=lambda message: click.echo(f"  {message}"))
+    click.echo(
+        f"loaded {summary.organizations} organizations, {summary.users} people, "
+        f"{summary.investigations} investigations, {summary.entities} entities and "
+        f"{summary.statements} statements\n"
+    )
+    click.echo("Demo logins (password, then the TOTP secret where a second factor is set):")
+    for login in summary.logins:
+        roles = ",".join(login.roles)
+        secret = f"  totp {login.totp_secret}" if login.totp_secret else ""
+        click.echo(
+            f"  {login.username:12} {login.password:32} {login.organization} ({roles}){secret}"
+        )
+    click.echo(
+        "\nCodes for a second factor: `cyberatlas user totp-code USERNAME` prints the current one."
+    )
+
+
 @main.command("predicates")
 def list_predicates() -> None:
     """List the predicates a statement can use."""
@@ -288,6 +316,19 @@ def user_suspend(username: str, note: str, as_: str | None) -> None:
     with _refusals():
         services.suspend_user(_actor(as_), username, note)
     click.echo(f"user {username!r} suspended")
+
+
+@user.command("totp-code")
+@click.argument("username")
+def user_totp_code(username: str) -> None:
+    """Print the current code of USERNAME's authenticator (demos and support at the shell)."""
+    from cyberatlas.accounts import services, two_factor
+
+    with _refusals():
+        device = two_factor.confirmed_device(services.user(username))
+    if device is None:
+        raise click.ClickException(f"{username} has no authenticator set up")
+    click.echo(two_factor.current_code(device))
 
 
 @main.group()

@@ -52,7 +52,11 @@ def _database() -> dict[str, object]:
             "PRAGMA foreign_keys=ON;",
         }
         config["CONN_MAX_AGE"] = 0
-    config["TEST"] = {"NAME": os.environ.get("CYBERATLAS_TEST_DATABASE_NAME")}
+    test_name = os.environ.get("CYBERATLAS_TEST_DATABASE_NAME")
+    if not test_name and config["ENGINE"] != "django.db.backends.sqlite3":
+        # One test database per run, so that two runs on one server never drop each other's.
+        test_name = f"test_{config['NAME']}_{os.getpid()}"
+    config["TEST"] = {"NAME": test_name}
     return config
 
 
