@@ -189,6 +189,17 @@ def _statement_key(statement_id: str | uuid.UUID) -> uuid.UUID:
         raise InvalidInput(f"{statement_id!r} is not a statement id", field="statement") from None
 
 
+def recent_statements(actor: User | None, *, limit: int = 15) -> list[StatementView]:
+    """The newest statements the reader may read."""
+    rows = list(
+        policy.visible_statements(actor)
+        .select_related("organization")
+        .order_by("-created_at", "-id")[: max(1, min(limit, 200))]
+    )
+    audit.record_read(actor, "statements.recent", (s.marking for s in rows))
+    return _views(actor, rows)
+
+
 @dataclass(frozen=True)
 class StatementsPage:
     statements: list[StatementView]

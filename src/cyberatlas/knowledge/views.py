@@ -90,9 +90,8 @@ def _my_investigations(request: HttpRequest) -> list[str]:
 @page
 def home(request: HttpRequest) -> HttpResponse:
     user = actor(request)
-    recent = reads.statements_page(user, limit=15)
     context = {
-        "recent": recent.statements,
+        "recent": reads.recent_statements(user, limit=15),
         "investigations": visible_investigations(user).select_related("lead")[:20],
         "readable": reads.count_statements(user),
         "form": StatementForm(investigation_names=_my_investigations(request)),
