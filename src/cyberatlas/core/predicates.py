@@ -245,6 +245,19 @@ for _p in (
         "Whether infrastructure is live.",
         check=_choice("active", "inactive", "disrupted", "seized"),
     ),
+    Predicate(
+        "label",
+        "A tag or kind from the source (STIX labels and *_types, MISP tags).",
+        check=_text,
+    ),
+    Predicate(
+        "observed-in",
+        "The entity appears in a named source (a feed, list, bundle or event).",
+        check=_text,
+    ),
+    Predicate("pattern", "A detection pattern (STIX patterning, YARA, Sigma…).", check=_text),
+    Predicate("external-id", "An identifier in another system (ATT&CK, CVE, MISP…).", check=_text),
+    Predicate("sightings", "How many times the entity was sighted.", check=_count),
 ):
     register(_p)
 
@@ -263,6 +276,8 @@ _CUSTOM_RELATIONSHIPS: tuple[tuple[str, str, Capability | None], ...] = (
     ("provided-by", "The subject is a service of the object provider.", None),
     ("operated-by", "The subject is run by the object.", None),
     ("member-of", "The subject is part of the object group.", Capability.PEOPLE),
+    ("refers-to", "A report, grouping, note or opinion refers to the object.", None),
+    ("sighted-at", "The subject was sighted by or at the object (STIX sighting).", None),
 )
 for _name, _description, _capability in _CUSTOM_RELATIONSHIPS:
     register(Predicate(_name, _description, relationship=True, capability=_capability))

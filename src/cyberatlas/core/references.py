@@ -15,23 +15,45 @@ from typing import Literal
 
 from .observables import OBSERVABLE_TYPES, Observable, normalize
 
-# STIX 2.1 domain objects that can be entities (section 4), plus OpenCTI-style identities.
+# Every STIX 2.1 domain object type (section 4) can be an entity; they have random ids.
 DOMAIN_TYPES = frozenset(
     {
-        "threat-actor",
-        "intrusion-set",
-        "campaign",
-        "infrastructure",
-        "malware",
-        "tool",
-        "identity",
-        "location",
         "attack-pattern",
-        "vulnerability",
+        "campaign",
         "course-of-action",
+        "grouping",
+        "identity",
+        "incident",
+        "indicator",
+        "infrastructure",
+        "intrusion-set",
+        "location",
+        "malware",
+        "malware-analysis",
+        "note",
+        "observed-data",
+        "opinion",
+        "report",
+        "threat-actor",
+        "tool",
+        "vulnerability",
     }
 )
-ENTITY_TYPES = DOMAIN_TYPES | OBSERVABLE_TYPES
+# STIX 2.1 cyber-observables (section 6) that have no single value to normalize: they keep the
+# identifier their source gave them (deterministic in STIX 2.1) and are named by it only.
+OPAQUE_OBSERVABLE_TYPES = frozenset(
+    {
+        "artifact",
+        "directory",
+        "email-message",
+        "mutex",
+        "network-traffic",
+        "process",
+        "software",
+        "windows-registry-key",
+    }
+)
+ENTITY_TYPES = DOMAIN_TYPES | OBSERVABLE_TYPES | OPAQUE_OBSERVABLE_TYPES
 
 _STIX_ID = re.compile(r"^([a-z0-9][a-z0-9-]*[a-z0-9])--([0-9a-fA-F-]{36})$")
 
