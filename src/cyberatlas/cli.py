@@ -130,7 +130,15 @@ def demo(seed: int) -> None:
 
     from cyberatlas.demo import load_demo
 
+    from cyberatlas.accounts.models import Organization
+
     call_command("migrate", interactive=False, verbosity=0)
+    if Organization.objects.exists():
+        click.echo("This database already holds data; the demo loads only into an empty one.")
+        click.echo(
+            "(Its logins were printed when it was loaded; `cyberatlas org list` lists orgs.)"
+        )
+        return
     with _refusals():
         summary = load_demo(seed=seed, progress=lambda message: click.echo(f"  {message}"))
     click.echo(
