@@ -128,9 +128,8 @@ def demo(seed: int) -> None:
     """Migrate and load the demo scenario, a fictitious community and criminal ecosystem."""
     from django.core.management import call_command
 
-    from cyberatlas.demo import load_demo
-
     from cyberatlas.accounts.models import Organization
+    from cyberatlas.demo import load_demo
 
     call_command("migrate", interactive=False, verbosity=0)
     if Organization.objects.exists():
