@@ -7,85 +7,23 @@ and is recorded under that person, with that person's rights.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from cyberatlas.accounts.models import User
-
-F = TypeVar("F", bound=Callable[..., Any])
-TLP_CHOICES = ["clear", "green", "amber", "amber+strict", "red"]
-
-
-def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cyberatlas.settings")
-    import django
-
-    django.setup()
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """Turn the services' refusals into a message and a non-zero exit."""
-    from cyberatlas.errors import CyberatlasError
-
-    try:
-        yield
-    except CyberatlasError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _actor(username: str | None) -> User | None:
-    if username is None:
-        return None
-    from cyberatlas.accounts import services
-
-    with _refusals():
-        return services.user(username, field="as")
-
-
-def as_option(required: bool = False) -> Callable[[F], F]:
-    help_text = "the person performing the act" + ("" if required else " (default: the system)")
-    return click.option("--as", "as_", metavar="USERNAME", required=required, help=help_text)
-
-
-def format_option(f: F) -> F:
-    return click.option(
-        "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-    )(f)
-
-
-def _read_password() -> str:
-    if sys.stdin.isatty():
-        password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        return password
-    return sys.stdin.readline().rstrip("\r\n")
-
-
-def _plain(value: object) -> object:
-    """JSON-ready data: markings by their slug (``amber+strict``), times in ISO 8601."""
-    from cyberatlas.core.tlp import Marking
-
-    if isinstance(value, Marking):
-        return value.slug
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return value
-
-
-def _echo_json(data: object) -> None:
-    click.echo(json.dumps(_plain(data), indent=2, ensure_ascii=False))
+from cyberatlas.cli_common import (
+    TLP_CHOICES,
+    F,
+    actor,
+    as_option,
+    echo_json,
+    format_option,
+    read_password,
+    refusals,
+    required_actor,
+    setup,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,7 +34,7 @@ def main() -> None:
     The database is chosen by CYBERATLAS_DATABASE_URL (sqlite:///PATH or postgres://...),
     by default an SQLite file under ./var/.
     """
-    _setup()
+    setup()
 
 
 @main.command()
@@ -138,7 +76,7 @@ def demo(seed: int) -> None:
             "(Its logins were printed when it was loaded; `cyberatlas org list` lists orgs.)"
         )
         return
-    with _refusals():
+    with refusals():
         summary = load_demo(seed=seed, progress=lambda message: click.echo(f"  {message}"))
     click.echo(
         f"loaded {summary.organizations} organizations, {summary.users} people, "
@@ -203,9 +141,9 @@ def org_add(
     """Record organization NAME's application (it reads nothing until vetted)."""
     from cyberatlas.accounts import services
 
-    with _refusals():
+    with refusals():
         created = services.add_organization(
-            _actor(as_),
+            actor(as_),
             name,
             kind=kind,
             sector=sector,
@@ -223,8 +161,8 @@ def org_vet(name: str, note: str, as_: str | None) -> None:
     """Admit organization NAME."""
     from cyberatlas.accounts import services
 
-    with _refusals():
-        services.vet_organization(_actor(as_), name, note)
+    with refusals():
+        services.vet_organization(actor(as_), name, note)
     click.echo(f"organization {name!r} vetted")
 
 
@@ -236,8 +174,8 @@ def org_suspend(name: str, note: str, as_: str | None) -> None:
     """Suspend organization NAME: its people read nothing."""
     from cyberatlas.accounts import services
 
-    with _refusals():
-        services.suspend_organization(_actor(as_), name, note)
+    with refusals():
+        services.suspend_organization(actor(as_), name, note)
     click.echo(f"organization {name!r} suspended")
 
 
@@ -284,10 +222,10 @@ def user_add(
     """Record USERNAME's application; the password is read as one line from stdin."""
     from cyberatlas.accounts import services
 
-    password = _read_password()
-    with _refusals():
+    password = read_password()
+    with refusals():
         created = services.add_user(
-            _actor(as_),
+            actor(as_),
             username,
             org=org_name,
             roles=roles,
@@ -307,8 +245,8 @@ def user_vet(username: str, note: str, as_: str | None) -> None:
     """Admit USERNAME."""
     from cyberatlas.accounts import services
 
-    with _refusals():
-        services.vet_user(_actor(as_), username, note)
+    with refusals():
+        services.vet_user(actor(as_), username, note)
     click.echo(f"user {username!r} vetted")
 
 
@@ -320,8 +258,8 @@ def user_suspend(username: str, note: str, as_: str | None) -> None:
     """Suspend USERNAME: they read nothing."""
     from cyberatlas.accounts import services
 
-    with _refusals():
-        services.suspend_user(_actor(as_), username, note)
+    with refusals():
+        services.suspend_user(actor(as_), username, note)
     click.echo(f"user {username!r} suspended")
 
 
@@ -331,7 +269,7 @@ def user_totp_code(username: str) -> None:
     """Print the current code of USERNAME's authenticator (demos and support at the shell)."""
     from cyberatlas.accounts import services, two_factor
 
-    with _refusals():
+    with refusals():
         device = two_factor.confirmed_device(services.user(username))
     if device is None:
         raise click.ClickException(f"{username} has no authenticator set up")
@@ -351,8 +289,8 @@ def token_create(username: str, name: str, as_: str | None) -> None:
     """Issue an API token for USERNAME and print it (it is stored only hashed)."""
     from cyberatlas.accounts import services
 
-    with _refusals():
-        click.echo(services.create_token(_actor(as_), username, name))
+    with refusals():
+        click.echo(services.create_token(actor(as_), username, name))
 
 
 # -- investigations --------------------------------------------------------------------------
@@ -375,9 +313,9 @@ def investigation_open(
     """Open investigation NAME on ENTITY, led by ORG."""
     from cyberatlas.investigations import services
 
-    with _refusals():
+    with refusals():
         opened = services.open_investigation(
-            _actor(as_), name, target=target, lead=lead, members=members
+            actor(as_), name, target=target, lead=lead, members=members
         )
     click.echo(f"investigation {opened.name!r} opened on {opened.target_id}")
 
@@ -390,8 +328,8 @@ def investigation_add_member(name: str, username: str, as_: str | None) -> None:
     """Make USERNAME a member of investigation NAME."""
     from cyberatlas.investigations import services
 
-    with _refusals():
-        services.add_member(_actor(as_), name, username)
+    with refusals():
+        services.add_member(actor(as_), name, username)
     click.echo(f"{username} is a member of {name!r}")
 
 
@@ -401,7 +339,7 @@ def investigation_list(as_: str | None) -> None:
     """List the investigations you may see."""
     from cyberatlas.investigations import services
 
-    for found in services.visible_investigations(_actor(as_)).select_related("lead"):
+    for found in services.visible_investigations(actor(as_)).select_related("lead"):
         click.echo(
             f"{found.name:30} {found.state:7} lead {found.lead.name}  target {found.target_id}"
         )
@@ -446,12 +384,6 @@ def _provenance(kwargs: dict[str, Any]) -> Any:
     )
 
 
-def _required_actor(as_: str) -> User:
-    actor = _actor(as_)
-    assert actor is not None
-    return actor
-
-
 @main.group()
 def statement() -> None:
     """Data points: add, revise, re-mark, retract, history."""
@@ -485,8 +417,8 @@ def statement_add(
     """
     from cyberatlas.knowledge import services
 
-    with _refusals():
-        actor = _required_actor(as_)
+    with refusals():
+        actor = required_actor(as_)
         audience = services.audience(actor, tlp, investigation_name, recipients)
         added = services.add_statement(
             actor, subject, predicate, target, audience, _provenance(kwargs), judgement=judgement
@@ -506,9 +438,9 @@ def statement_revise(
     """Write a new version of a statement of your organization."""
     from cyberatlas.knowledge import services
 
-    with _refusals():
+    with refusals():
         changed = services.revise(
-            _required_actor(as_),
+            required_actor(as_),
             statement_id,
             value=value,
             provenance=_provenance(kwargs),
@@ -535,9 +467,9 @@ def statement_remark(
     """Re-mark a statement: stricter by its organization, less strict by its author only."""
     from cyberatlas.knowledge import services
 
-    with _refusals():
+    with refusals():
         changed = services.remark(
-            _required_actor(as_),
+            required_actor(as_),
             statement_id,
             tlp,
             investigation=investigation_name,
@@ -555,8 +487,8 @@ def statement_retract(statement_id: str, note: str, as_: str) -> None:
     """Withdraw a statement of your organization; its history is kept."""
     from cyberatlas.knowledge import services
 
-    with _refusals():
-        services.retract(_required_actor(as_), statement_id, note=note)
+    with refusals():
+        services.retract(required_actor(as_), statement_id, note=note)
     click.echo(f"{statement_id} retracted")
 
 
@@ -568,10 +500,10 @@ def statement_history(statement_id: str, fmt: str, as_: str) -> None:
     """The versions of a statement that you may read."""
     from cyberatlas.knowledge import reads
 
-    with _refusals():
-        versions = reads.history(_required_actor(as_), statement_id)
+    with refusals():
+        versions = reads.history(required_actor(as_), statement_id)
     if fmt == "json":
-        _echo_json([asdict(v) for v in versions])
+        echo_json([asdict(v) for v in versions])
         return
     for v in versions:
         said = v.value if v.value is not None else v.object_id
@@ -592,10 +524,10 @@ def show(entity: str, fmt: str, as_: str) -> None:
     """What a user may see of ENTITY: its label and each statement they may read."""
     from cyberatlas.knowledge import reads
 
-    with _refusals():
-        view = reads.show_entity(_required_actor(as_), entity)
+    with refusals():
+        view = reads.show_entity(required_actor(as_), entity)
     if fmt == "json":
-        _echo_json(asdict(view))
+        echo_json(asdict(view))
         return
     click.echo(f"{view.label}  ({view.id})")
     for s in view.statements:
@@ -620,10 +552,10 @@ def search(query: str, limit: int, fmt: str, as_: str) -> None:
     """Find entities by the start of a key, name or alias."""
     from cyberatlas.knowledge import entities
 
-    with _refusals():
-        hits = entities.search(_required_actor(as_), query, limit=limit)
+    with refusals():
+        hits = entities.search(required_actor(as_), query, limit=limit)
     if fmt == "json":
-        _echo_json([asdict(h) for h in hits])
+        echo_json([asdict(h) for h in hits])
         return
     for hit in hits:
         click.echo(f"{hit.label:40} {hit.type:22} {hit.id}")
@@ -636,9 +568,19 @@ def audit(limit: int, as_: str | None) -> None:
     """Who read AMBER+STRICT or RED data, exported or released, and when (never the data)."""
     from cyberatlas.knowledge import audit as audit_log
 
-    with _refusals():
-        events = audit_log.audit_log(_actor(as_))[:limit]
+    with refusals():
+        events = audit_log.audit_log(actor(as_))[:limit]
     for e in events:
         click.echo(
             f"{e.at:%Y-%m-%d %H:%M:%S} {e.actor_name:20} {e.action:20} {e.markings} x{e.count}"
         )
+
+
+def _exchange_commands() -> None:
+    from cyberatlas.interop.commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_exchange_commands()

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "cyberatlas.accounts",
     "cyberatlas.investigations",
     "cyberatlas.knowledge",
+    "cyberatlas.interop",
     "cyberatlas.web",
 ]
 

@@ -1,0 +1,191 @@
+"""Match proposals: entities that may be the same, and the judgements that settle them.
+
+Sources name the same group differently and disagree; names alone never merge actors. After an
+import, each group, malware or tool it touched is compared, over what the importing researcher
+may read, with the entities of its kind that share a name or alias, or that use the same
+infrastructure (an onion, a wallet, an e-mail address…). The researcher judges each proposal:
+same, not same or unsure. A judgement is a ``same-as`` statement under the access policy, marked
+at least as strictly as what the proposal rests on, and undoing it retracts that statement.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from cyberatlas.accounts.models import User
+from cyberatlas.core.tlp import Marking
+from cyberatlas.errors import InvalidInput, NotFound
+from cyberatlas.knowledge import entities, policy, services
+
+from .models import MatchProposal
+
+KINDS = {
+    "threat-actor": "actor",
+    "intrusion-set": "actor",
+    "campaign": "actor",
+    "malware": "software",
+    "tool": "software",
+}
+# Infrastructure that two names sharing it suggests they are one operation.
+TELLING = ("domain-name", "url", "cryptocurrency-wallet", "email-addr", "user-account",
+           "bank-account", "phone-number")  # fmt: skip
+CHUNK = 500
+
+
+def _kind(type_: str) -> str:
+    return KINDS.get(type_, type_)
+
+
+def propose_matches(actor: User, entity_ids: Iterable[str]) -> int:
+    """Record proposals for ``actor`` about the given entities; returns how many are new."""
+    ids = sorted(i for i in entity_ids if i.partition("--")[0] in KINDS)
+    created = 0
+    for start in range(0, len(ids), CHUNK):
+        created += _propose(actor, ids[start : start + CHUNK])
+    return created
+
+
+def _propose(actor: User, ids: Sequence[str]) -> int:
+    readable = policy.visible_statements(actor)
+    found: dict[tuple[str, str], tuple[str, int]] = {}
+
+    names = readable.filter(subject_id__in=ids, predicate__in=entities.NAME_PREDICATES)
+    mine: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+    for subject_id, folded, value, marking in names.values_list(
+        "subject_id", "folded", "value", "marking"
+    ):
+        mine[folded].append((subject_id, value or "", marking))
+    if mine:
+        same_names = readable.filter(
+            predicate__in=entities.NAME_PREDICATES, folded__in=list(mine)
+        ).values_list("subject_id", "subject__type", "folded", "marking")
+        for other, other_type, folded, marking in same_names:
+            for subject_id, value, own_marking in mine[folded]:
+                if other != subject_id and _kind(other_type) == _kind(_type(subject_id)):
+                    _note(found, subject_id, other, f"both are named {value!r}",
+                          max(marking, own_marking))  # fmt: skip
+
+    links = readable.filter(subject_id__in=ids, object__type__in=TELLING).values_list(
+        "subject_id", "object_id", "object__key", "marking"
+    )
+    by_object: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+    for subject_id, object_id, key, marking in links:
+        by_object[object_id].append((subject_id, key, marking))
+    if by_object:
+        sharing = readable.filter(object_id__in=list(by_object)).values_list(
+            "subject_id", "subject__type", "object_id", "marking"
+        )
+        for other, other_type, object_id, marking in sharing:
+            for subject_id, key, own_marking in by_object[object_id]:
+                if other != subject_id and _kind(other_type) == _kind(_type(subject_id)):
+                    _note(found, subject_id, other, f"both use {key}", max(marking, own_marking))
+
+    if not found:
+        return 0
+    judged = _judged_pairs(actor, {i for pair in found for i in pair})
+    existing = set(
+        MatchProposal.objects.filter(owner=actor, left_id__in=[p[0] for p in found]).values_list(
+            "left_id", "right_id"
+        )
+    )
+    fresh = [
+        MatchProposal(owner=actor, left_id=a, right_id=b, reason=reason[:500], basis_marking=m)
+        for (a, b), (reason, m) in found.items()
+        if (a, b) not in judged and (a, b) not in existing
+    ]
+    MatchProposal.objects.bulk_create(fresh, ignore_conflicts=True)
+    return len(fresh)
+
+
+def _type(entity_id: str) -> str:
+    return entity_id.partition("--")[0]
+
+
+def _note(
+    found: dict[tuple[str, str], tuple[str, int]], a: str, b: str, reason: str, marking: int
+) -> None:
+    pair = (a, b) if a < b else (b, a)
+    if pair not in found or found[pair][1] > marking:
+        found[pair] = (reason, marking)
+
+
+def _judged_pairs(actor: User, ids: set[str]) -> set[tuple[str, str]]:
+    rows = (
+        policy.visible_statements(actor)
+        .filter(predicate="same-as")
+        .filter(Q(subject_id__in=ids) | Q(object_id__in=ids))
+        .values_list("subject_id", "object_id")
+    )
+    return {(a, b) if a < b else (b, a) for a, b in rows if b is not None}
+
+
+def open_proposals(actor: User) -> QuerySet[MatchProposal]:
+    """The actor's open proposals whose two entities they may still see."""
+    visible = policy.visible_entities(actor).values("pk")
+    return MatchProposal.objects.filter(
+        owner=actor, state=MatchProposal.State.OPEN, left__in=visible, right__in=visible
+    ).order_by("-created_at", "id")
+
+
+def labelled(actor: User, proposals: Sequence[MatchProposal]) -> dict[str, str]:
+    return entities.labels(actor, {p.left_id for p in proposals} | {p.right_id for p in proposals})
+
+
+def _proposal(actor: User, proposal_id: int) -> MatchProposal:
+    found = MatchProposal.objects.filter(owner=actor, pk=proposal_id).first()
+    if found is None:
+        raise NotFound(f"no match proposal {proposal_id}", field="proposal")
+    return found
+
+
+def judge(
+    actor: User,
+    proposal_id: int,
+    judgement: str,
+    *,
+    tlp: str | Marking | None = None,
+    investigation: str | None = None,
+    recipients: Sequence[str] = (),
+) -> MatchProposal:
+    """Settle a proposal with a ``same-as`` statement; its marking is never below the basis."""
+    with transaction.atomic():
+        proposal = _proposal(actor, proposal_id)
+        if proposal.state != MatchProposal.State.OPEN:
+            raise InvalidInput("the proposal is already judged; undo it first", field="proposal")
+        basis = Marking(proposal.basis_marking)
+        audience = services.audience(actor, tlp or basis, investigation, recipients)
+        if audience.marking < basis:
+            raise InvalidInput(
+                f"the proposal rests on {basis.label} data: mark the judgement at least so",
+                field="tlp",
+            )
+        statement = services.add_statement(
+            actor,
+            proposal.left_id,
+            "same-as",
+            proposal.right_id,
+            audience,
+            services.Provenance(source=f"match proposal: {proposal.reason}"),
+            judgement=judgement,
+        )
+        proposal.state = MatchProposal.State.JUDGED
+        proposal.judgement = statement
+        proposal.save(update_fields=["state", "judgement"])
+    return proposal
+
+
+def undo(actor: User, proposal_id: int) -> MatchProposal:
+    """Take a judgement back: its statement is retracted and the proposal reopens."""
+    with transaction.atomic():
+        proposal = _proposal(actor, proposal_id)
+        if proposal.judgement_id is None:
+            raise InvalidInput("the proposal has no judgement to undo", field="proposal")
+        services.retract(actor, proposal.judgement_id, note="judgement undone")
+        proposal.state = MatchProposal.State.OPEN
+        proposal.judgement = None
+        proposal.save(update_fields=["state", "judgement"])
+    return proposal
