@@ -278,6 +278,7 @@ _CUSTOM_RELATIONSHIPS: tuple[tuple[str, str, Capability | None], ...] = (
     ("member-of", "The subject is part of the object group.", Capability.PEOPLE),
     ("refers-to", "A report, grouping, note or opinion refers to the object.", None),
     ("sighted-at", "The subject was sighted by or at the object (STIX sighting).", None),
+    ("detects", "A detection (indicator, signature) detects the object; used by feeds.", None),
 )
 for _name, _description, _capability in _CUSTOM_RELATIONSHIPS:
     register(Predicate(_name, _description, relationship=True, capability=_capability))

@@ -25,23 +25,27 @@ def register_exporter(name: str, writer: Writer, extension: str) -> None:
 
 
 def importer(name: str) -> Importer:
-    _load_builtins()
+    if name not in _IMPORTERS:
+        for builtin, module, attribute in BUILTIN_IMPORTERS:
+            if builtin == name:
+                register_importer(name, _attribute(module, attribute))
     try:
         return _IMPORTERS[name]()
     except KeyError:
-        raise FileError(
-            f"unknown format {name!r}; known: {', '.join(sorted(_IMPORTERS))}"
-        ) from None
+        known = sorted({*_IMPORTERS, *(b[0] for b in BUILTIN_IMPORTERS)})
+        raise FileError(f"unknown format {name!r}; known: {', '.join(known)}") from None
 
 
 def exporter(name: str) -> tuple[Writer, str]:
-    _load_builtins()
+    if name not in _EXPORTERS:
+        for builtin, module, attribute, extension in BUILTIN_EXPORTERS:
+            if builtin == name:
+                register_exporter(name, _attribute(module, attribute), extension)
     try:
         return _EXPORTERS[name]
     except KeyError:
-        raise FileError(
-            f"unknown format {name!r}; known: {', '.join(sorted(_EXPORTERS))}"
-        ) from None
+        known = sorted({*_EXPORTERS, *(b[0] for b in BUILTIN_EXPORTERS)})
+        raise FileError(f"unknown format {name!r}; known: {', '.join(known)}") from None
 
 
 def load_mapping(path: Path) -> dict[str, str]:
@@ -94,12 +98,3 @@ BUILTIN_EXPORTERS = (
 
 def _attribute(module: str, name: str) -> Any:
     return getattr(importlib.import_module(module), name)
-
-
-def _load_builtins() -> None:
-    for name, module, attribute in BUILTIN_IMPORTERS:
-        if name not in _IMPORTERS:
-            register_importer(name, _attribute(module, attribute))
-    for name, module, attribute, extension in BUILTIN_EXPORTERS:
-        if name not in _EXPORTERS:
-            register_exporter(name, _attribute(module, attribute), extension)

@@ -1,0 +1,153 @@
+"""The TAXII 2.1 server, with the taxii2-client library as the client, over a live server."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import requests
+from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
+
+from cyberatlas.accounts import services as accounts
+from cyberatlas.accounts import two_factor
+from cyberatlas.core.tlp import Marking
+from cyberatlas.interop.taxii_objects import COMMUNITY
+from tests.factories import investigation, org, person, say
+
+PASSWORD = "correct horse battery staple"
+
+
+class Bearer(requests.auth.AuthBase):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+@pytest.fixture
+def world(transactional_db):
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    bank, vendor = org("Bank"), org("Vendor", sector="cybersecurity-vendor")
+    police = org("Police", kind="partner", sector="law-enforcement")
+    alice, carol = person("alice", bank), person("carol", vendor)
+    pat = person("pat", police, roles=("partner",))
+    for user in (alice, carol, pat):
+        user.set_password(PASSWORD)
+        user.save()
+    for n in range(25):
+        say(alice, f"domain-name:d{n:02d}.example.com", "status", "active")
+    say(alice, "domain-name:d00.example.com", "hosted-on", "ipv4-addr:203.0.113.5")
+    say(alice, "domain-name:secret.example.com", "status", "active", Marking.AMBER_STRICT)
+    target = say(alice, "threat-actor:Wire Gang", "country", "RU").subject
+    case = investigation("Op Wire", target, bank, alice)
+    say(alice, "threat-actor:Wire Gang", "alias", "WG", Marking.AMBER, investigation=case)
+    return {"alice": alice, "carol": carol, "pat": pat, "case": case}
+
+
+def server(live_server, username: str = "", token: str = "") -> Server:
+    auth = Bearer(token) if token else None
+    user, password = (username, PASSWORD) if username else (None, None)
+    return Server(f"{live_server.url}/taxii2/", user=user, password=password, auth=auth)
+
+
+def community(live_server, username: str) -> Collection:
+    root = server(live_server, username).api_roots[0]
+    return next(c for c in root.collections if c.id == COMMUNITY)
+
+
+def test_discovery_root_and_collections_follow_the_audiences(live_server, world):
+    alice_root: ApiRoot = server(live_server, "alice").default
+    assert "application/taxii+json;version=2.1" in alice_root.versions
+    assert {c.title for c in alice_root.collections} == {"Community", "Op Wire"}
+    carol_root = server(live_server, "carol").api_roots[0]
+    assert [c.title for c in carol_root.collections] == ["Community"]
+    assert carol_root.collections[0].can_write
+    # Partners must use a second factor: a password alone is refused, a token works.
+    with pytest.raises(requests.HTTPError, match="401"):
+        _ = server(live_server, "pat").api_roots
+    pat_root = server(live_server, token=accounts.create_token(None, "pat")).api_roots[0]
+    assert [c.can_write for c in pat_root.collections] == [False]
+
+
+def test_objects_page_with_limit_and_next_and_serve_only_what_is_readable(live_server, world):
+    collection = community(live_server, "carol")
+    seen = []
+    for envelope in as_pages(collection.get_objects, per_request=10):
+        seen += envelope.get("objects", [])
+    ids = [o["id"] for o in seen]
+    assert len(ids) == len(set(ids))
+    values = {o.get("value") for o in seen}
+    assert {f"d{n:02d}.example.com" for n in range(25)} <= values
+    assert "203.0.113.5" in values
+    assert "secret.example.com" not in values
+    assert any(o["type"] == "relationship" for o in seen)
+    assert all(o.get("spec_version", "2.1") == "2.1" for o in seen)
+    alice_values = {
+        o.get("value")
+        for page in as_pages(community(live_server, "alice").get_objects, per_request=50)
+        for o in page.get("objects", [])
+    }
+    assert "secret.example.com" in alice_values
+
+
+def test_filters_manifest_object_and_versions(live_server, world):
+    collection = community(live_server, "carol")
+    ips = collection.get_objects(type="ipv4-addr")["objects"]
+    assert [o["value"] for o in ips] == ["203.0.113.5"]
+    first = collection.get_objects(limit=1)
+    added = first["objects"][0]
+    manifest = collection.get_manifest(limit=5)
+    assert len(manifest["objects"]) == 5
+    assert manifest["objects"][0]["id"] == added["id"]
+    one = collection.get_object(added["id"])
+    assert [o["id"] for o in one["objects"]] == [added["id"]]
+    versions = collection.object_versions(added["id"])
+    assert len(versions["versions"]) == 1
+    later = collection.get_objects(added_after=manifest["objects"][-1]["date_added"])
+    assert all(o["id"] != added["id"] for o in later.get("objects", []))
+    assert collection.get_objects(spec_version="2.0").get("objects") is None
+
+
+def test_add_objects_imports_as_the_member_and_reports_status(live_server, world):
+    collection = community(live_server, "carol")
+    green = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
+    envelope = {
+        "objects": [
+            {"type": "domain-name", "spec_version": "2.1",
+             "id": "domain-name--dd3d3c5b-6a9d-5a1b-8c0e-2d3c2a4c7b11", "value": "new.example.org",
+             "object_marking_refs": [green]},
+            {"type": "ipv4-addr", "spec_version": "2.1",
+             "id": "ipv4-addr--aa3d3c5b-6a9d-5a1b-8c0e-2d3c2a4c7b11", "value": "999.1.1.1",
+             "object_marking_refs": [green]},
+        ]
+    }  # fmt: skip
+    status = collection.add_objects(envelope)
+    assert status.status == "complete"
+    assert status.success_count == 1
+    assert status.failure_count == 1
+    assert "999.1.1.1" in status.failures[0]["message"]
+    assert collection.get_objects(type="domain-name", limit=100)
+    values = {
+        o["value"]
+        for page in as_pages(collection.get_objects, per_request=100, type="domain-name")
+        for o in page.get("objects", [])
+    }
+    assert "new.example.org" in values
+
+
+def test_basic_auth_is_refused_to_second_factor_accounts_and_tokens_work(live_server, world):
+    two_factor.enrol_confirmed(world["alice"])
+    response = requests.get(
+        f"{live_server.url}/taxii2/",
+        auth=("alice", PASSWORD),
+        headers={"Accept": "application/taxii+json;version=2.1"},
+        timeout=10,
+    )
+    assert response.status_code == 401
+    assert response.headers["Content-Type"].startswith("application/taxii+json")
+    token = accounts.create_token(None, "alice")
+    assert server(live_server, token=token).api_roots
+    wrong = requests.get(f"{live_server.url}/taxii2/", headers={"Accept": "text/html"}, timeout=10)
+    assert wrong.status_code == 406
