@@ -243,3 +243,8 @@ def test_matches_are_proposed_judged_and_undone(people):
     with pytest.raises(NotFound):
         matching.judge(people["carol"], proposal.pk, "same")
     assert MatchProposal.objects.count() == 1
+
+
+def test_an_item_marked_clear_needs_no_tlp(people):
+    run(people["alice"], [domain("open.example.com", marking=Marking.CLEAR)], marking=None)
+    assert Statement.objects.get().marking == Marking.CLEAR

@@ -11,7 +11,6 @@ even when it exists under statements they may not read.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
 import uuid
@@ -21,7 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from cyberatlas.accounts.models import User
@@ -41,6 +40,7 @@ from cyberatlas.knowledge import entities, policy
 from cyberatlas.knowledge.models import Entity, Grant, Statement, StatementVersion
 from cyberatlas.knowledge.services import Audience, checked_audience, contributor_check
 
+from .bulk import RowWriter
 from .models import ImportRun
 from .records import Claim, FileError, ImportContext, Importer, Ref, Rejected
 
@@ -184,11 +184,12 @@ class _Writer:
         self.domain_entities: set[str] = set()
         self.seen_keys: set[tuple[str, str, str | None, str | None]] = set()
         self.pending_names: list[tuple[str, str]] = []  # entities this batch created by name
+        self.recipients = [u for u in options.recipients if u.pk != actor.pk]
 
     # -- markings ------------------------------------------------------------------------
 
     def marking_for(self, claim: Claim) -> Marking:
-        marking = claim.marking or self.default_marking
+        marking = claim.marking if claim.marking is not None else self.default_marking
         override = self.options.tlp
         if marking is None and override is None:
             raise FileError(
@@ -322,7 +323,8 @@ class _Writer:
 
     def _final_id(self, ref: Ref, entity_id: str | None, new: dict[str, Entity]) -> str:
         if entity_id is not None:
-            if entity_id not in new and entity_id not in self.visible | self.created_here:
+            known = entity_id in self.visible or entity_id in self.created_here
+            if entity_id not in new and not known:
                 raise _Reject(f"{entity_id} is neither in the input nor known")
             return entity_id
         assert ref.name is not None
@@ -382,7 +384,7 @@ class _Writer:
                 claims.append(record)
         resolved, new = self.plan(claims)
         to_create = [e for entity_id, e in new.items() if entity_id not in self.known]
-        Entity.objects.bulk_create(to_create, ignore_conflicts=True)
+        _WRITERS.entities().insert([(e.id, e.type, e.key) for e in to_create])
         self.created_here |= {e.id for e in to_create}
         self.known |= {e.id for e in to_create}
         self.domain_entities |= {r.subject for r in resolved if _domain(r.subject)} | {
@@ -420,84 +422,118 @@ class _Writer:
     def _store(self, resolved: Sequence[_Resolved]) -> None:
         existing = self._existing(resolved)
         now = timezone.now()
-        statements: list[Statement] = []
+        statements: list[tuple[Any, ...]] = []
+        versions: list[tuple[Any, ...]] = []
+        grants: list[tuple[Any, ...]] = []
         for r in resolved:
             key = (r.subject, r.claim.predicate, r.value, r.object)
             if key in existing or key in self.seen_keys:
                 self.summary.unchanged += 1
                 continue
             self.seen_keys.add(key)
-            before = r.subject in self.visible or (
-                r.object is not None and r.object in self.visible
-            )
-            if before:
+            if r.subject in self.visible or (r.object is not None and r.object in self.visible):
                 self.summary.merged += 1
             else:
                 self.summary.created += 1
-            statements.append(self._statement(r, now))
-        Statement.objects.bulk_create(statements)
-        StatementVersion.objects.bulk_create([_first_version(s) for s in statements])
-        if self.options.recipients:
-            Grant.objects.bulk_create(
-                [
-                    Grant(statement=s, user=u, granted_by=self.actor)
-                    for s in statements
-                    if s.marking == Marking.RED
-                    for u in self.options.recipients
-                    if u.pk != self.actor.pk
-                ],
-                ignore_conflicts=True,
-            )
+            statement_id = uuid.uuid4()
+            said = self._said(r)
+            statements.append(
+                (statement_id, r.subject, r.claim.predicate, r.object, self.org_id,
+                 self.actor.pk, now, now, *said)
+            )  # fmt: skip
+            versions.append((statement_id, now, self.actor.pk, *said[:-1]))
+            if r.marking is Marking.RED:
+                grants += [(statement_id, u.pk, self.actor.pk, now) for u in self.recipients]
+        _WRITERS.statements().insert(statements)
+        _WRITERS.versions().insert(versions)
+        _WRITERS.grants().insert(grants)
 
-    def _statement(self, r: _Resolved, now: dt.datetime) -> Statement:
+    def _said(self, r: _Resolved) -> tuple[Any, ...]:
+        """What a statement and its first version both say, in ``_SAID`` order, then the
+        statement's ``folded`` look-up column."""
         claim = r.claim
         source = claim.source or claim.original_source
         if claim.original_source and claim.source and claim.original_source not in claim.source:
             source = f"{claim.source} (by {claim.original_source})"
         needs_investigation = r.marking is Marking.AMBER or self.options.investigation is not None
-        return Statement(
-            id=uuid.uuid4(),
-            subject_id=r.subject,
-            predicate=claim.predicate,
-            value=r.value,
-            folded=entities.fold(r.value) if r.value is not None else "",
-            object_id=r.object,
-            marking=r.marking,
-            investigation=self.options.investigation if needs_investigation else None,
-            organization_id=self.org_id,
-            author=self.actor,
-            source=source[:4000],
-            evidence="; ".join((self.evidence, *claim.terms))[:4000],
-            confidence=claim.confidence,
-            source_grade=claim.source_grade,
-            information_grade=claim.information_grade,
-            first_seen=claim.first_seen,
-            last_seen=claim.last_seen,
-            created_at=now,
-            updated_at=now,
+        investigation = self.options.investigation if needs_investigation else None
+        return (
+            r.value,
+            int(r.marking),
+            investigation.pk if investigation else None,
+            source[:4000],
+            "; ".join((self.evidence, *claim.terms))[:4000],
+            claim.first_seen,
+            claim.last_seen,
+            claim.confidence,
+            claim.source_grade,
+            claim.information_grade,
+            entities.fold(r.value) if r.value is not None else "",
         )
 
 
-def _first_version(statement: Statement) -> StatementVersion:
-    return StatementVersion(
-        statement=statement,
-        number=1,
-        change=StatementVersion.Change.CREATED,
-        edited_by=statement.author,
-        edited_at=statement.created_at,
-        note="import",
-        value=statement.value,
-        object_id=statement.object_id,
-        marking=statement.marking,
-        investigation=statement.investigation,
-        source=statement.source,
-        evidence=statement.evidence,
-        first_seen=statement.first_seen,
-        last_seen=statement.last_seen,
-        confidence=statement.confidence,
-        source_grade=statement.source_grade,
-        information_grade=statement.information_grade,
-    )
+_SAID = ("value", "marking", "investigation", "source", "evidence", "first_seen", "last_seen",
+         "confidence", "source_grade", "information_grade")  # fmt: skip
+
+
+class _Writers:
+    """Row writers per database vendor, built on first use."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, RowWriter] = {}
+
+    def _get(self, name: str, build: Callable[[], RowWriter]) -> RowWriter:
+        key = f"{connection.vendor}:{name}"
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def statements(self) -> RowWriter:
+        columns = ("id", "subject", "predicate", "object", "organization", "author",
+                   "created_at", "updated_at", *_SAID, "folded", "vetting", "version",
+                   "retracted")  # fmt: skip
+        return self._get(
+            "statements", lambda: _Constants(Statement, columns, ("unreviewed", 1, False))
+        )
+
+    def versions(self) -> RowWriter:
+        columns = ("statement", "edited_at", "edited_by", *_SAID, "number", "change", "note",
+                   "retracted")  # fmt: skip
+        constants = (1, StatementVersion.Change.CREATED.value, "import", False)
+        return self._get("versions", lambda: _Constants(StatementVersion, columns, constants))
+
+    def grants(self) -> RowWriter:
+        columns = ("statement", "user", "granted_by", "granted_at", "reason")
+        constants = (Grant.Reason.RECIPIENT.value,)
+        return self._get(
+            "grants", lambda: _Constants(Grant, columns, constants, ignore_conflicts=True)
+        )
+
+    def entities(self) -> RowWriter:
+        return self._get(
+            "entities", lambda: RowWriter(Entity, ("id", "type", "key"), ignore_conflicts=True)
+        )
+
+
+class _Constants(RowWriter):
+    """A writer that appends the same trailing values to every row."""
+
+    def __init__(
+        self,
+        model: type[models.Model],
+        columns: Sequence[str],
+        constants: tuple[Any, ...],
+        *,
+        ignore_conflicts: bool = False,
+    ) -> None:
+        super().__init__(model, columns, ignore_conflicts=ignore_conflicts)
+        self.constants = constants
+
+    def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        super().insert([row + self.constants for row in rows])
+
+
+_WRITERS = _Writers()
 
 
 def _is_relationship(predicate: str) -> bool:

@@ -157,7 +157,9 @@ def judge(
         if proposal.state != MatchProposal.State.OPEN:
             raise InvalidInput("the proposal is already judged; undo it first", field="proposal")
         basis = Marking(proposal.basis_marking)
-        audience = services.audience(actor, tlp or basis, investigation, recipients)
+        audience = services.audience(
+            actor, tlp if tlp is not None else basis, investigation, recipients
+        )
         if audience.marking < basis:
             raise InvalidInput(
                 f"the proposal rests on {basis.label} data: mark the judgement at least so",

@@ -1,0 +1,210 @@
+"""Ingest, export and TAXII throughput on a generated STIX 2.1 corpus.
+
+    python benchmarks/ingest.py [--objects N] [--database sqlite|postgres|both] [--quick]
+
+Generates STIX 2.1 bundles totalling N objects (default 1,000,000: observables, SDOs and
+relationships), one per contributing organization (three), a third of each bundle's objects
+shared by all three, then on each database prints: objects/s imported (all three imports),
+peak memory of the importing process, objects/s exported (STIX, the whole readable corpus), and
+objects/s served through TAXII pagination with limit=1000.
+
+Each database runs in its own process (Django is configured once per process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
+CLEAR = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"
+ORGS = ("Bank A", "Vendor B", "Exchange C")
+
+
+def _objects(rng: random.Random, start: int, count: int, prefix: str) -> list[dict[str, object]]:
+    """``count`` objects: 60% observables, 15% SDOs, 25% relationships among them."""
+    objects: list[dict[str, object]] = []
+    endpoints: list[str] = []
+    sdos: list[str] = []
+    for n in range(start, start + count):
+        roll = n % 20
+        marking = [CLEAR] if n % 5 == 0 else [GREEN]
+        if roll < 12:
+            kind = roll % 4
+            if kind == 0:
+                obj = {"type": "domain-name", "value": f"{prefix}{n}.example-{n % 97}.com"}
+            elif kind == 1:
+                obj = {"type": "ipv4-addr", "value": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
+            elif kind == 2:
+                obj = {"type": "url", "value": f"https://{prefix}{n}.example.net/login?id={n}"}
+            else:
+                obj = {"type": "cryptocurrency-wallet", "value": "0x" + f"{n:040x}"}
+            obj_id = f"{obj['type']}--{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+            endpoints.append(obj_id)
+        elif roll < 15:
+            sdo_type = ("threat-actor", "malware", "infrastructure")[roll - 12]
+            obj_id = f"{sdo_type}--{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+            obj = {
+                "type": sdo_type,
+                "name": f"{prefix} {sdo_type} {n}",
+                "description": f"Generated {sdo_type} number {n}.",
+                "created": "2026-01-01T00:00:00.000Z",
+                "modified": "2026-01-01T00:00:00.000Z",
+            }
+            if sdo_type == "malware":
+                obj["is_family"] = True
+            sdos.append(obj_id)
+        else:
+            if not sdos or not endpoints:
+                continue
+            source = rng.choice(sdos)
+            obj_id = f"relationship--{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+            obj = {
+                "type": "relationship",
+                "relationship_type": "uses",
+                "source_ref": source,
+                "target_ref": rng.choice(endpoints),
+                "created": "2026-01-01T00:00:00.000Z",
+                "modified": "2026-01-01T00:00:00.000Z",
+            }
+        obj.update({"id": obj_id, "spec_version": "2.1", "object_marking_refs": marking})
+        objects.append(obj)
+    return objects
+
+
+def generate(total: int, folder: Path) -> list[Path]:
+    """Three bundles, one per organization; a third of each is the same shared third."""
+    per_org = total // 3
+    shared = _objects(random.Random(1), 0, per_org // 3, "shared")
+    paths = []
+    for n, org in enumerate(ORGS):
+        own = _objects(random.Random(100 + n), 10_000_000 * (n + 1), per_org - len(shared), f"o{n}")
+        path = folder / f"bundle-{n}-{len(shared) + len(own)}.json"
+        with path.open("w") as stream:
+            json.dump({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": shared + own},
+                      stream)  # fmt: skip
+        paths.append(path)
+        print(f"  generated {path.name}: {len(shared) + len(own):,} objects for {org}", flush=True)
+    return paths
+
+
+def run_database(database: str, paths: list[Path]) -> None:
+    """Runs in a child process configured for one database."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+
+    from cyberatlas.accounts.models import Organization, Status, User, UserRole
+    from cyberatlas.accounts.services import create_token
+    from cyberatlas.interop import exports, ingest, plugins
+    from cyberatlas.interop.stix_export import write_stix
+    from cyberatlas.interop.taxii_objects import COMMUNITY
+
+    call_command("migrate", verbosity=0)
+    users = []
+    for name in ORGS:
+        org = Organization.objects.create(
+            name=name, kind="member", sector="banking", country="DE", status=Status.VETTED
+        )
+        user = User.objects.create(username=f"r{org.pk}", organization=org, status=Status.VETTED)
+        UserRole.objects.create(user=user, role="researcher")
+        users.append(user)
+    objects = 0
+    started = time.perf_counter()
+    for user, path in zip(users, paths, strict=True):
+        t0 = time.perf_counter()
+        summary = ingest.import_path(
+            user, path, plugins.importer("stix"), options=ingest.ImportOptions()
+        )
+        count = summary.items
+        objects += int(path.stem.rsplit("-", 1)[1])  # the count is in the name: no re-reading
+        print(f"  {database}: {path.name}: {summary.created:,} created, {summary.merged:,} merged, "
+              f"{summary.unchanged:,} unchanged, {summary.rejected:,} rejected "
+              f"({count:,} items) in {time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{database}: imported {objects:,} objects in {elapsed:.1f} s = "
+          f"{objects / elapsed:,.0f} objects/s; peak memory {peak_mb:,.0f} MB", flush=True)  # fmt: skip
+
+    reader = users[0]
+    t0 = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        records = list(exports.export_records(reader))
+        write_stix(records, sink, "bench")
+    exported = len(records)
+    elapsed = time.perf_counter() - t0
+    print(f"{database}: exported {exported:,} statements as STIX in {elapsed:.1f} s = "
+          f"{exported / elapsed:,.0f} statements/s", flush=True)  # fmt: skip
+
+    token = create_token(None, reader.username)
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}",
+                    HTTP_ACCEPT="application/taxii+json;version=2.1")  # fmt: skip
+    url = f"/taxii2/api/collections/{COMMUNITY}/objects/"
+    served, cursor = 0, None
+    t0 = time.perf_counter()
+    while True:
+        params = {"limit": 1000, **({"next": cursor} if cursor else {})}
+        page = json.loads(client.get(url, params).content)
+        served += len(page.get("objects", []))
+        cursor = page.get("next")
+        if not page.get("more"):
+            break
+    elapsed = time.perf_counter() - t0
+    print(f"{database}: TAXII served {served:,} objects in {elapsed:.1f} s = "
+          f"{served / elapsed:,.0f} objects/s (limit=1000)", flush=True)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--objects", type=int, default=1_000_000)
+    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--quick", action="store_true", help="30,000 objects")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--bundles", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_database(args.child, [Path(p) for p in args.bundles])
+        return
+    total = 30_000 if args.quick else args.objects
+    with tempfile.TemporaryDirectory(prefix="cyberatlas-bench-") as tmp:
+        folder = Path(tmp)
+        print(f"generating {total:,} objects", flush=True)
+        paths = generate(total, folder)
+        databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+        for database in databases:
+            env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cyberatlas.settings",
+                   "CYBERATLAS_VAR_DIR": str(folder)}  # fmt: skip
+            if database == "sqlite":
+                env["CYBERATLAS_DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
+            else:
+                base = subprocess.run([str(ROOT / "scripts" / "test-postgres-url")], check=True,
+                                      capture_output=True, text=True).stdout.strip()  # fmt: skip
+                env["CYBERATLAS_DATABASE_URL"] = _fresh_postgres(base)
+            subprocess.run([sys.executable, __file__, "--child", database, "--bundles",
+                            *map(str, paths)], env=env, check=True)  # fmt: skip
+
+
+def _fresh_postgres(url: str) -> str:
+    import psycopg
+
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute("DROP DATABASE IF EXISTS cyberatlas_ingest_bench")
+        connection.execute("CREATE DATABASE cyberatlas_ingest_bench")
+    return url.rsplit("/", 1)[0] + "/cyberatlas_ingest_bench"
+
+
+if __name__ == "__main__":
+    main()
