@@ -91,8 +91,9 @@ def generate(total: int, folder: Path) -> list[Path]:
         own = _objects(random.Random(100 + n), 10_000_000 * (n + 1), per_org - len(shared), f"o{n}")
         path = folder / f"bundle-{n}-{len(shared) + len(own)}.json"
         with path.open("w") as stream:
-            json.dump({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": shared + own},
-                      stream)  # fmt: skip
+            json.dump(
+                {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": shared + own}, stream
+            )
         paths.append(path)
         print(f"  generated {path.name}: {len(shared) + len(own):,} objects for {org}", flush=True)
     return paths
@@ -130,13 +131,19 @@ def run_database(database: str, paths: list[Path]) -> None:
         )
         count = summary.items
         objects += int(path.stem.rsplit("-", 1)[1])  # the count is in the name: no re-reading
-        print(f"  {database}: {path.name}: {summary.created:,} created, {summary.merged:,} merged, "
-              f"{summary.unchanged:,} unchanged, {summary.rejected:,} rejected "
-              f"({count:,} items) in {time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
+        print(
+            f"  {database}: {path.name}: {summary.created:,} created, {summary.merged:,} merged, "
+            f"{summary.unchanged:,} unchanged, {summary.rejected:,} rejected "
+            f"({count:,} items) in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
     elapsed = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{database}: imported {objects:,} objects in {elapsed:.1f} s = "
-          f"{objects / elapsed:,.0f} objects/s; peak memory {peak_mb:,.0f} MB", flush=True)  # fmt: skip
+    print(
+        f"{database}: imported {objects:,} objects in {elapsed:.1f} s = "
+        f"{objects / elapsed:,.0f} objects/s; peak memory {peak_mb:,.0f} MB",
+        flush=True,
+    )
 
     reader = users[0]
     t0 = time.perf_counter()
@@ -145,12 +152,18 @@ def run_database(database: str, paths: list[Path]) -> None:
         write_stix(records, sink, "bench")
     exported = len(records)
     elapsed = time.perf_counter() - t0
-    print(f"{database}: exported {exported:,} statements as STIX in {elapsed:.1f} s = "
-          f"{exported / elapsed:,.0f} statements/s", flush=True)  # fmt: skip
+    print(
+        f"{database}: exported {exported:,} statements as STIX in {elapsed:.1f} s = "
+        f"{exported / elapsed:,.0f} statements/s",
+        flush=True,
+    )
 
     token = create_token(None, reader.username)
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}",
-                    HTTP_ACCEPT="application/taxii+json;version=2.1")  # fmt: skip
+    client = Client(
+        HTTP_HOST="127.0.0.1",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_ACCEPT="application/taxii+json;version=2.1",
+    )
     url = f"/taxii2/api/collections/{COMMUNITY}/objects/"
     served, cursor = 0, None
     t0 = time.perf_counter()
@@ -162,8 +175,11 @@ def run_database(database: str, paths: list[Path]) -> None:
         if not page.get("more"):
             break
     elapsed = time.perf_counter() - t0
-    print(f"{database}: TAXII served {served:,} objects in {elapsed:.1f} s = "
-          f"{served / elapsed:,.0f} objects/s (limit=1000)", flush=True)  # fmt: skip
+    print(
+        f"{database}: TAXII served {served:,} objects in {elapsed:.1f} s = "
+        f"{served / elapsed:,.0f} objects/s (limit=1000)",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -184,16 +200,26 @@ def main() -> None:
         paths = generate(total, folder)
         databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
         for database in databases:
-            env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cyberatlas.settings",
-                   "CYBERATLAS_VAR_DIR": str(folder)}  # fmt: skip
+            env = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "cyberatlas.settings",
+                "CYBERATLAS_VAR_DIR": str(folder),
+            }
             if database == "sqlite":
                 env["CYBERATLAS_DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
             else:
-                base = subprocess.run([str(ROOT / "scripts" / "test-postgres-url")], check=True,
-                                      capture_output=True, text=True).stdout.strip()  # fmt: skip
+                base = subprocess.run(
+                    [str(ROOT / "scripts" / "test-postgres-url")],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout.strip()
                 env["CYBERATLAS_DATABASE_URL"] = _fresh_postgres(base)
-            subprocess.run([sys.executable, __file__, "--child", database, "--bundles",
-                            *map(str, paths)], env=env, check=True)  # fmt: skip
+            subprocess.run(
+                [sys.executable, __file__, "--child", database, "--bundles", *map(str, paths)],
+                env=env,
+                check=True,
+            )
 
 
 def _fresh_postgres(url: str) -> str:
