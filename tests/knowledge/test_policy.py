@@ -325,17 +325,25 @@ def check_reader(world: World, user: User | None, who: Reader, statements: list[
             else:
                 assert s.investigation == "an investigation"
 
-    for name in NAMES:
-        prefix = name[:4]
-        hits = {h.id for h in entities.search(user, prefix, limit=100)}
+    for query in [*(name[:4] for name in NAMES), "corp", "evil twin", "spider wizard"]:
+        hits = {h.id for h in entities.search(user, query, limit=100)}
+        # Prefixes of readable names, aliases and observable keys…
         expected_hits = {
             ENTITIES[world.statements[n].subject][0]
             for n in live
             if world.statements[n].predicate in ("name", "alias")
-            and (world.statements[n].value or "").casefold().startswith(prefix.casefold())
+            and (world.statements[n].value or "").casefold().startswith(query.casefold())
         }
         expected_hits |= {
-            ENTITIES[e][0] for e in naming if ENTITIES[e][2].startswith(prefix.casefold())
+            ENTITIES[e][0] for e in naming if ENTITIES[e][2].startswith(query.casefold())
+        }
+        # …then words: a readable property whose value holds every word of the query.
+        wanted = set(entities.words(query))
+        expected_hits |= {
+            ENTITIES[world.statements[n].subject][0]
+            for n in live
+            if world.statements[n].object is None
+            and wanted <= set(entities.words(world.statements[n].value or ""))
         }
         assert hits == expected_hits
 

@@ -97,11 +97,13 @@ class Statement(StatementFields):
 
     class Meta:
         indexes = [
-            models.Index(fields=["subject", "marking"], name="stmt_subject"),
+            # Labels read an entity's first name: subject and predicate, oldest first.
+            models.Index(fields=["subject", "predicate", "created_at"], name="stmt_subject"),
             models.Index(fields=["object", "marking"], name="stmt_object"),
             models.Index(fields=["predicate", "folded"], name="stmt_lookup"),
             models.Index(fields=["organization", "marking"], name="stmt_org"),
-            models.Index(fields=["investigation"], name="stmt_investigation"),
+            # The investigation foreign key has its own index. Search's prefix and word indexes
+            # differ between PostgreSQL and SQLite: see migration 0003.
         ]
         constraints = [
             models.CheckConstraint(
