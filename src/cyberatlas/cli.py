@@ -549,7 +549,7 @@ def show(entity: str, fmt: str, as_: str) -> None:
 @format_option
 @as_option(required=True)
 def search(query: str, limit: int, fmt: str, as_: str) -> None:
-    """Find entities by the start of a key, name or alias."""
+    """Find entities by the start of a key, name or alias, then by words of any property."""
     from cyberatlas.knowledge import entities
 
     with refusals():

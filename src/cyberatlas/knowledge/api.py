@@ -77,7 +77,9 @@ class PageQuery(Schema):
 
 
 class SearchQuery(PageQuery):
-    q: str = Field("", description="start of a key, name or alias; empty lists all")
+    q: str = Field(
+        "", description="start of a key, name or alias, or words of a property; empty lists all"
+    )
 
 
 @router.get("/entities", response=EntitiesOut, summary="Search or list the entities you see")
