@@ -62,9 +62,22 @@ def test_a_broken_file_is_refused_with_its_location_and_nothing_is_written(peopl
 
 def test_unmarked_input_needs_tlp(people, tmp_path):
     bundle = tmp_path / "b.json"
-    bundle.write_text(json.dumps({"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
-        "objects": [{"type": "domain-name", "spec_version": "2.1", "value": "evil.example.com",
-                     "id": "domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5"}]}))  # fmt: skip
+    bundle.write_text(
+        json.dumps(
+            {
+                "type": "bundle",
+                "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+                "objects": [
+                    {
+                        "type": "domain-name",
+                        "spec_version": "2.1",
+                        "value": "evil.example.com",
+                        "id": "domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5",
+                    }
+                ],
+            }
+        )
+    )
     result = run("import", str(bundle), "--as", "alice", ok=False)
     assert "--tlp" in result.output
     assert Statement.objects.count() == 0
@@ -74,12 +87,28 @@ def test_unmarked_input_needs_tlp(people, tmp_path):
 
 def test_strict_aborts_on_a_rejected_item(people, tmp_path):
     bundle = tmp_path / "b.json"
-    bundle.write_text(json.dumps({"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
-        "objects": [
-            {"type": "domain-name", "spec_version": "2.1", "value": "good.example.com",
-             "id": "domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5"},
-            {"type": "ipv4-addr", "spec_version": "2.1", "value": "300.1.1.1",
-             "id": "ipv4-addr--3c10e93f-798e-5a26-a0c1-08156efab7f5"}]}))  # fmt: skip
+    bundle.write_text(
+        json.dumps(
+            {
+                "type": "bundle",
+                "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+                "objects": [
+                    {
+                        "type": "domain-name",
+                        "spec_version": "2.1",
+                        "value": "good.example.com",
+                        "id": "domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5",
+                    },
+                    {
+                        "type": "ipv4-addr",
+                        "spec_version": "2.1",
+                        "value": "300.1.1.1",
+                        "id": "ipv4-addr--3c10e93f-798e-5a26-a0c1-08156efab7f5",
+                    },
+                ],
+            }
+        )
+    )
     lenient = run("import", str(bundle), "--as", "alice", "--tlp", "green").output
     assert "1 rejected" in lenient
     assert "objects[1]" in lenient
@@ -91,12 +120,16 @@ def test_strict_aborts_on_a_rejected_item(people, tmp_path):
 
 
 def test_export_contains_exactly_what_the_reader_may_read_and_validates(people, tmp_path):
-    alice, carol = people["alice"], people["carol"]
+    alice = people["alice"]
     say(alice, "threat-actor:Wire Gang", "uses", "domain-name:wire.example.com")
     say(alice, "domain-name:wire.example.com", "resolves-to", "ipv4-addr:203.0.113.7")
     say(alice, "threat-actor:Wire Gang", "alias", "Secret Alias", Marking.AMBER_STRICT)
-    say(alice, "cryptocurrency-wallet:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "chain",
-        "bitcoin")  # fmt: skip
+    say(
+        alice,
+        "cryptocurrency-wallet:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+        "chain",
+        "bitcoin",
+    )
     mine, theirs = tmp_path / "alice.json", tmp_path / "carol.json"
     run("export", "--as", "alice", "--format", "stix", "-o", str(mine))
     run("export", "--as", "carol", "--format", "stix", "-o", str(theirs))

@@ -115,14 +115,22 @@ def test_add_objects_imports_as_the_member_and_reports_status(live_server, world
     green = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
     envelope = {
         "objects": [
-            {"type": "domain-name", "spec_version": "2.1",
-             "id": "domain-name--dd3d3c5b-6a9d-5a1b-8c0e-2d3c2a4c7b11", "value": "new.example.org",
-             "object_marking_refs": [green]},
-            {"type": "ipv4-addr", "spec_version": "2.1",
-             "id": "ipv4-addr--aa3d3c5b-6a9d-5a1b-8c0e-2d3c2a4c7b11", "value": "999.1.1.1",
-             "object_marking_refs": [green]},
+            {
+                "type": "domain-name",
+                "spec_version": "2.1",
+                "id": "domain-name--dd3d3c5b-6a9d-5a1b-8c0e-2d3c2a4c7b11",
+                "value": "new.example.org",
+                "object_marking_refs": [green],
+            },
+            {
+                "type": "ipv4-addr",
+                "spec_version": "2.1",
+                "id": "ipv4-addr--aa3d3c5b-6a9d-5a1b-8c0e-2d3c2a4c7b11",
+                "value": "999.1.1.1",
+                "object_marking_refs": [green],
+            },
         ]
-    }  # fmt: skip
+    }
     status = collection.add_objects(envelope)
     assert status.status == "complete"
     assert status.success_count == 1
