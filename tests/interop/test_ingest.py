@@ -248,3 +248,36 @@ def test_matches_are_proposed_judged_and_undone(people):
 def test_an_item_marked_clear_needs_no_tlp(people):
     run(people["alice"], [domain("open.example.com", marking=Marking.CLEAR)], marking=None)
     assert Statement.objects.get().marking == Marking.CLEAR
+
+
+def test_a_newer_source_version_revises_and_an_older_one_changes_nothing(people):
+    import datetime as dt
+
+    alice = people["alice"]
+    actor = Ref("threat-actor", stix_id="threat-actor--44444444-4444-4444-8444-444444444444")
+    v1, v2 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+
+    def version(modified, description, confidence):
+        return [
+            Claim("o1", actor, "name", value="Wire Gang", modified=modified),
+            Claim(
+                "o1",
+                actor,
+                "description",
+                value=description,
+                modified=modified,
+                confidence=confidence,
+            ),
+        ]
+
+    assert counts(run(alice, version(v1, "Sells kits.", 50))) == (2, 0, 0, 0)
+    assert counts(run(alice, version(v2, "Sells kits and mules.", 80))) == (0, 2, 0, 0)
+    description = Statement.objects.get(predicate="description")
+    assert (description.value, description.confidence, description.version) == (
+        "Sells kits and mules.",
+        80,
+        2,
+    )
+    assert [v.change for v in reads.history(alice, description.pk)] == ["created", "revised"]
+    assert counts(run(alice, version(v1, "Sells kits.", 50))) == (0, 0, 2, 0)
+    assert Statement.objects.get(predicate="description").value == "Sells kits and mules."

@@ -175,6 +175,7 @@ class Predicate:
     capability: Capability | None = None
     stix: bool = False
     value_required: bool = field(default=False)
+    functional: bool = False  # one value per contributor: a newer source version revises it
 
     def normalize_value(self, value: str) -> str:
         """Check and normalize a literal value; a relationship takes one only if it declares it."""
@@ -219,8 +220,13 @@ _NETWORK = frozenset({"ipv4-addr", "ipv6-addr"})
 for _p in (
     Predicate("name", "The name an entity is known by.", check=_text),
     Predicate("alias", "Another name or handle of the entity.", check=_text),
-    Predicate("description", "Free text about the entity.", check=_text),
-    Predicate("country", "Country of operation or registration (ISO 3166-1).", check=_country),
+    Predicate("description", "Free text about the entity.", check=_text, functional=True),
+    Predicate(
+        "country",
+        "Country of operation or registration (ISO 3166-1).",
+        check=_country,
+        functional=True,
+    ),
     Predicate(
         "role",
         "The part an actor plays (developer, affiliate, mule herder, launderer…).",
@@ -230,10 +236,16 @@ for _p in (
         "provider-kind",
         "The kind of service a provider offers.",
         check=_choice(*PROVIDER_KINDS),
+        functional=True,
     ),
-    Predicate("bulletproof", "Whether a provider ignores abuse reports.", check=_boolean),
-    Predicate("victims", "Number of known victims.", check=_count),
-    Predicate("losses", "Money lost by victims, with its currency.", check=_money),
+    Predicate(
+        "bulletproof",
+        "Whether a provider ignores abuse reports.",
+        check=_boolean,
+        functional=True,
+    ),
+    Predicate("victims", "Number of known victims.", check=_count, functional=True),
+    Predicate("losses", "Money lost by victims, with its currency.", check=_money, functional=True),
     Predicate(
         "chain",
         "The chain a wallet is used on; one address may be used on several.",
@@ -244,6 +256,7 @@ for _p in (
         "status",
         "Whether infrastructure is live.",
         check=_choice("active", "inactive", "disrupted", "seized"),
+        functional=True,
     ),
     Predicate(
         "label",
@@ -255,9 +268,14 @@ for _p in (
         "The entity appears in a named source (a feed, list, bundle or event).",
         check=_text,
     ),
-    Predicate("pattern", "A detection pattern (STIX patterning, YARA, Sigma…).", check=_text),
+    Predicate(
+        "pattern",
+        "A detection pattern (STIX patterning, YARA, Sigma…).",
+        check=_text,
+        functional=True,
+    ),
     Predicate("external-id", "An identifier in another system (ATT&CK, CVE, MISP…).", check=_text),
-    Predicate("sightings", "How many times the entity was sighted.", check=_count),
+    Predicate("sightings", "How many times the entity was sighted.", check=_count, functional=True),
 ):
     register(_p)
 

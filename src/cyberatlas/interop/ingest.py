@@ -11,6 +11,7 @@ even when it exists under statements they may not read.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import uuid
@@ -36,7 +37,7 @@ from cyberatlas.core.references import (
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import CyberatlasError
 from cyberatlas.investigations.models import Investigation
-from cyberatlas.knowledge import entities, policy
+from cyberatlas.knowledge import entities, policy, services
 from cyberatlas.knowledge.models import Entity, Grant, Statement, StatementVersion
 from cyberatlas.knowledge.services import Audience, checked_audience, contributor_check
 
@@ -409,26 +410,62 @@ class _Writer:
 
     def _existing(
         self, resolved: Sequence[_Resolved]
-    ) -> set[tuple[str, str, str | None, str | None]]:
-        """Keys of the statements this organization already made that the actor may read."""
+    ) -> tuple[dict[_Key, _Known], dict[_Slot, _Known]]:
+        """The statements this organization already made about these subjects that the actor
+        may read: by their full key, and by (subject, predicate) for functional predicates."""
         subjects = {r.subject for r in resolved}
         rows = (
             policy.visible_statements(self.actor)
             .filter(organization_id=self.org_id, subject_id__in=subjects)
-            .values_list("subject_id", "predicate", "value", "object_id")
+            .order_by("created_at", "id")
+            .values_list("subject_id", "predicate", "value", "object_id", "pk", "source_modified")
         )
-        return set(rows)
+        by_key: dict[_Key, _Known] = {}
+        by_slot: dict[_Slot, _Known] = {}
+        for subject, predicate, value, obj, pk, modified in rows:
+            known = _Known(pk, modified)
+            by_key[(subject, predicate, value, obj)] = known
+            if obj is None and _functional(predicate):
+                by_slot[(subject, predicate)] = known
+        return by_key, by_slot
+
+    def _revise(self, revisions: list[tuple[_Known, _Resolved]]) -> None:
+        """A newer version of what the source said: each statement gets a new version."""
+        found = Statement.objects.select_for_update().in_bulk([k.pk for k, _ in revisions])
+        for known, r in revisions:
+            statement = found[known.pk]
+            said = dict(zip(_SAID, self._said(r), strict=False))
+            said.pop("investigation")
+            if statement.marking > said["marking"]:
+                said["marking"] = statement.marking  # a source's new version never lowers it
+            for name, value in said.items():
+                setattr(statement, name, value)
+            statement.folded = entities.fold(r.value) if r.value is not None else ""
+            statement.source_modified = r.claim.modified
+            services.save_version(
+                statement, StatementVersion.Change.REVISED, self.actor, "newer source version"
+            )
 
     def _store(self, resolved: Sequence[_Resolved]) -> None:
-        existing = self._existing(resolved)
+        by_key, by_slot = self._existing(resolved)
         now = timezone.now()
         statements: list[tuple[Any, ...]] = []
         versions: list[tuple[Any, ...]] = []
         grants: list[tuple[Any, ...]] = []
+        revisions: list[tuple[_Known, _Resolved]] = []
         for r in resolved:
             key = (r.subject, r.claim.predicate, r.value, r.object)
-            if key in existing or key in self.seen_keys:
-                self.summary.unchanged += 1
+            known = by_key.get(key)
+            functional = r.object is None and _functional(r.claim.predicate)
+            if known is None and functional and r.claim.modified is not None:
+                # Another version of a one-valued property, from a source that dates them.
+                known = by_slot.get((r.subject, r.claim.predicate))
+            if known is not None or key in self.seen_keys:
+                if known is not None and _newer(r.claim.modified, known.modified):
+                    revisions.append((known, r))
+                    self.summary.merged += 1
+                else:
+                    self.summary.unchanged += 1
                 continue
             self.seen_keys.add(key)
             if r.subject in self.visible or (r.object is not None and r.object in self.visible):
@@ -439,7 +476,7 @@ class _Writer:
             said = self._said(r)
             statements.append(
                 (statement_id, r.subject, r.claim.predicate, r.object, self.org_id,
-                 self.actor.pk, now, now, *said)
+                 self.actor.pk, now, now, r.claim.modified, *said)
             )  # fmt: skip
             versions.append((statement_id, now, self.actor.pk, *said[:-1]))
             if r.marking is Marking.RED:
@@ -447,6 +484,8 @@ class _Writer:
         _WRITERS.statements().insert(statements)
         _WRITERS.versions().insert(versions)
         _WRITERS.grants().insert(grants)
+        if revisions:
+            self._revise(revisions)
 
     def _said(self, r: _Resolved) -> tuple[Any, ...]:
         """What a statement and its first version both say, in ``_SAID`` order, then the
@@ -490,8 +529,8 @@ class _Writers:
 
     def statements(self) -> RowWriter:
         columns = ("id", "subject", "predicate", "object", "organization", "author",
-                   "created_at", "updated_at", *_SAID, "folded", "vetting", "version",
-                   "retracted")  # fmt: skip
+                   "created_at", "updated_at", "source_modified", *_SAID, "folded", "vetting",
+                   "version", "retracted")  # fmt: skip
         return self._get(
             "statements", lambda: _Constants(Statement, columns, ("unreviewed", 1, False))
         )
@@ -534,6 +573,28 @@ class _Constants(RowWriter):
 
 
 _WRITERS = _Writers()
+
+
+_Key = tuple[str, str, str | None, str | None]
+_Slot = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class _Known:
+    pk: uuid.UUID
+    modified: dt.datetime | None
+
+
+def _newer(claimed: dt.datetime | None, stored: dt.datetime | None) -> bool:
+    """Whether the input carries a later version (STIX ``modified``) than the stored one."""
+    return claimed is not None and (stored is None or claimed > stored)
+
+
+def _functional(predicate: str) -> bool:
+    try:
+        return predicates.get(predicate).functional
+    except KeyError:
+        return False
 
 
 def _is_relationship(predicate: str) -> bool:

@@ -91,7 +91,7 @@ BUILTIN_IMPORTERS = (
 )
 BUILTIN_EXPORTERS = (
     ("stix", "cyberatlas.interop.stix", "write_stix", "json"),
-    ("misp", "cyberatlas.interop.misp", "write_misp_event", "json"),
+    ("misp", "cyberatlas.interop.misp_export", "write_misp_event", "json"),
     ("csv", "cyberatlas.interop.tabular", "write_csv", "csv"),
 )
 

@@ -92,6 +92,9 @@ class Statement(StatementFields):
         max_length=20, choices=VettingStatus.choices, default=VettingStatus.UNREVIEWED
     )
     version = models.PositiveIntegerField(default=1)
+    source_modified = models.DateTimeField(
+        null=True, blank=True, help_text="The source's own version of what it said (STIX modified)"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -302,7 +302,7 @@ def _editable(actor: User, statement_id: str | uuid.UUID) -> Statement:
     return statement
 
 
-def _save_version(statement: Statement, change: str, actor: User, note: str = "") -> Statement:
+def save_version(statement: Statement, change: str, actor: User, note: str = "") -> Statement:
     now = timezone.now()
     statement.version += 1
     statement.updated_at = now
@@ -335,7 +335,7 @@ def revise(
         if provenance is not None:
             for name, new in vars(provenance.checked()).items():
                 setattr(statement, name, new)
-        return _save_version(statement, StatementVersion.Change.REVISED, actor, note)
+        return save_version(statement, StatementVersion.Change.REVISED, actor, note)
 
 
 def _current_audience(statement: Statement) -> Audience:
@@ -377,11 +377,11 @@ def remark(
         if not marking.grantable:
             statement.grants.all().delete()
         _grant(statement, wanted.recipients, actor)
-        return _save_version(statement, StatementVersion.Change.REMARKED, actor, note)
+        return save_version(statement, StatementVersion.Change.REMARKED, actor, note)
 
 
 def retract(actor: User, statement_id: str | uuid.UUID, *, note: str = "") -> Statement:
     with transaction.atomic():
         statement = _editable(actor, statement_id)
         statement.retracted = True
-        return _save_version(statement, StatementVersion.Change.RETRACTED, actor, note)
+        return save_version(statement, StatementVersion.Change.RETRACTED, actor, note)
