@@ -16,8 +16,8 @@ $(VENV)/.installed: pyproject.toml package.json package-lock.json
 	touch $@
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
 browser:
