@@ -8,29 +8,13 @@ serialize. Refusals map to statuses: 400 bad input, 403 not allowed, 404 missing
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from ninja import NinjaAPI
-from ninja.security import HttpBearer
 
 from cyberatlas.accounts.api import router as accounts_router
-from cyberatlas.accounts.models import ApiToken, User
+from cyberatlas.accounts.tokens import BearerToken
 from cyberatlas.errors import Ambiguous, CyberatlasError, Forbidden, NotFound
 from cyberatlas.investigations.api import router as investigations_router
 from cyberatlas.knowledge.api import router as knowledge_router
-
-
-class BearerToken(HttpBearer):
-    """``Authorization: Bearer cya_…``: how scripts get in, also for accounts with a 2nd factor."""
-
-    def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        found = ApiToken.lookup(token)
-        if found is None or not found.user.is_active:
-            return None
-        now = timezone.now()
-        if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 60:
-            ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
-        return found.user
-
 
 api = NinjaAPI(
     title="cyberatlas",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
@@ -12,12 +11,9 @@ from cyberatlas.knowledge import audit
 
 from . import services
 from .models import Decision, Organization, User
+from .tokens import request_actor
 
 router = Router(tags=["coordination"])
-
-
-def _actor(request: HttpRequest) -> User:
-    return cast(User, request.auth)  # type: ignore[attr-defined]
 
 
 class OrganizationIn(Schema):
@@ -107,14 +103,14 @@ def _decision(d: Decision) -> DecisionOut:
 
 @router.get("/applications", response=ApplicationsOut, summary="Waiting for a decision")
 def applications(request: HttpRequest) -> ApplicationsOut:
-    orgs, people = services.applications(_actor(request))
+    orgs, people = services.applications(request_actor(request))
     return ApplicationsOut(organizations=[_org(o) for o in orgs], users=[_user(u) for u in people])
 
 
 @router.post("/organizations", response={201: OrganizationOut}, summary="Record an application")
 def add_organization(request: HttpRequest, body: OrganizationIn) -> Status[OrganizationOut]:
     created = services.add_organization(
-        _actor(request),
+        request_actor(request),
         body.name,
         kind=body.kind,
         sector=body.sector,
@@ -126,18 +122,18 @@ def add_organization(request: HttpRequest, body: OrganizationIn) -> Status[Organ
 
 @router.post("/organizations/{name}/vet", response=DecisionOut)
 def vet_organization(request: HttpRequest, name: str, body: DecisionIn) -> DecisionOut:
-    return _decision(services.vet_organization(_actor(request), name, body.note))
+    return _decision(services.vet_organization(request_actor(request), name, body.note))
 
 
 @router.post("/organizations/{name}/suspend", response=DecisionOut)
 def suspend_organization(request: HttpRequest, name: str, body: DecisionIn) -> DecisionOut:
-    return _decision(services.suspend_organization(_actor(request), name, body.note))
+    return _decision(services.suspend_organization(request_actor(request), name, body.note))
 
 
 @router.post("/users", response={201: UserOut}, summary="Record a person's application")
 def add_user(request: HttpRequest, body: UserIn) -> Status[UserOut]:
     created = services.add_user(
-        _actor(request),
+        request_actor(request),
         body.username,
         org=body.organization,
         roles=body.roles,
@@ -151,12 +147,12 @@ def add_user(request: HttpRequest, body: UserIn) -> Status[UserOut]:
 
 @router.post("/users/{username}/vet", response=DecisionOut)
 def vet_user(request: HttpRequest, username: str, body: DecisionIn) -> DecisionOut:
-    return _decision(services.vet_user(_actor(request), username, body.note))
+    return _decision(services.vet_user(request_actor(request), username, body.note))
 
 
 @router.post("/users/{username}/suspend", response=DecisionOut)
 def suspend_user(request: HttpRequest, username: str, body: DecisionIn) -> DecisionOut:
-    return _decision(services.suspend_user(_actor(request), username, body.note))
+    return _decision(services.suspend_user(request_actor(request), username, body.note))
 
 
 class AuditOut(Schema):
@@ -169,7 +165,7 @@ class AuditOut(Schema):
 
 @router.get("/audit", response=list[AuditOut], summary="Who read strict data (never the data)")
 def audit_log(request: HttpRequest, limit: int = 100) -> list[AuditOut]:
-    events = audit.audit_log(_actor(request))[: max(1, min(limit, 1000))]
+    events = audit.audit_log(request_actor(request))[: max(1, min(limit, 1000))]
     return [
         AuditOut(at=e.at, actor=e.actor_name, action=e.action, markings=e.markings, count=e.count)
         for e in events

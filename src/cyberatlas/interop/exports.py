@@ -59,21 +59,28 @@ def export_records(
             for e in Entity.objects.filter(pk__in=ids)
         }
         for s in rows:
-            yield ExportStatement(
-                id=str(s.pk),
-                subject=entity[s.subject_id],
-                predicate=s.predicate,
-                value=s.value,
-                object=entity[s.object_id] if s.object_id else None,
-                marking=Marking(s.marking),
-                organization=s.organization.shown_to(viewer_org),
-                source=s.source,
-                confidence=s.confidence,
-                first_seen=s.first_seen,
-                last_seen=s.last_seen,
-                created=s.created_at,
-                modified=s.updated_at,
-            )
+            yield to_record(s, entity, viewer_org)
+
+
+def to_record(
+    s: Statement, entities_by_id: dict[str, ExportEntity], viewer_org: int | None
+) -> ExportStatement:
+    """A statement as its reader may read it, for an exporter."""
+    return ExportStatement(
+        id=str(s.pk),
+        subject=entities_by_id[s.subject_id],
+        predicate=s.predicate,
+        value=s.value,
+        object=entities_by_id[s.object_id] if s.object_id else None,
+        marking=Marking(s.marking),
+        organization=s.organization.shown_to(viewer_org),
+        source=s.source,
+        confidence=s.confidence,
+        first_seen=s.first_seen,
+        last_seen=s.last_seen,
+        created=s.created_at,
+        modified=s.updated_at,
+    )
 
 
 def _entity_markings(statements: QuerySet[Statement]) -> dict[str, Marking]:

@@ -28,7 +28,8 @@ from cyberatlas.knowledge import entities, policy
 from cyberatlas.knowledge.models import Entity, Statement
 from cyberatlas.knowledge.services import CONTRIBUTOR_ROLES
 
-from .records import ExportEntity, ExportStatement
+from .exports import to_record
+from .records import ExportEntity
 
 COMMUNITY = "6f1d2f4e-8a7b-4c39-9e21-3b0c5d7a9e10"
 _NAMESPACE = uuid.UUID("3c8e0d56-0f51-4f0b-8f64-2b5a1d9c7e42")
@@ -286,7 +287,7 @@ def _stix_objects(
         for e in Entity.objects.filter(pk__in=involved)
     }
     viewer_org = user.organization_id
-    records = [_record(s, found, viewer_org) for s in [*properties, *sros]]
+    records = [to_record(s, found, viewer_org) for s in [*properties, *sros]]
     entity_stubs = [found[e] for e in emit if e in found]
     return {obj["id"]: obj for obj in stix_objects(records, entity_stubs)}
 
@@ -303,26 +304,6 @@ def _markings(base: QuerySet[Statement], ids: set[str]) -> dict[str, Marking]:
         for entity_id, marking in rows:
             result[entity_id] = max(result.get(entity_id, Marking.CLEAR), Marking(marking))
     return result
-
-
-def _record(
-    s: Statement, found: dict[str, ExportEntity], viewer_org: int | None
-) -> ExportStatement:
-    return ExportStatement(
-        id=str(s.pk),
-        subject=found[s.subject_id],
-        predicate=s.predicate,
-        value=s.value,
-        object=found[s.object_id] if s.object_id else None,
-        marking=Marking(s.marking),
-        organization=s.organization.shown_to(viewer_org),
-        source=s.source,
-        confidence=s.confidence,
-        first_seen=s.first_seen,
-        last_seen=s.last_seen,
-        created=s.created_at,
-        modified=s.updated_at,
-    )
 
 
 @dataclass(frozen=True)

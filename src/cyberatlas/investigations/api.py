@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from cyberatlas.accounts.models import User
+from cyberatlas.accounts.tokens import request_actor
 from cyberatlas.knowledge import entities
 
 from . import services
 from .models import Investigation
 
 router = Router(tags=["investigations"])
-
-
-def _actor(request: HttpRequest) -> User:
-    return cast(User, request.auth)  # type: ignore[attr-defined]
 
 
 class InvestigationIn(Schema):
@@ -57,14 +53,14 @@ class MemberIn(Schema):
 
 @router.get("/investigations", response=list[InvestigationOut])
 def list_investigations(request: HttpRequest) -> list[InvestigationOut]:
-    user = _actor(request)
+    user = request_actor(request)
     found = services.visible_investigations(user).select_related("lead")
     return [_out(user, i) for i in found]
 
 
 @router.post("/investigations", response={201: InvestigationOut})
 def open_investigation(request: HttpRequest, body: InvestigationIn) -> Status[InvestigationOut]:
-    user = _actor(request)
+    user = request_actor(request)
     opened = services.open_investigation(
         user, body.name, target=body.target, lead=body.lead, members=body.members
     )
@@ -73,12 +69,12 @@ def open_investigation(request: HttpRequest, body: InvestigationIn) -> Status[In
 
 @router.get("/investigations/{name}", response=InvestigationOut)
 def get_investigation(request: HttpRequest, name: str) -> InvestigationOut:
-    user = _actor(request)
+    user = request_actor(request)
     return _out(user, services.get(user, name))
 
 
 @router.post("/investigations/{name}/members", response=InvestigationOut)
 def add_member(request: HttpRequest, name: str, body: MemberIn) -> InvestigationOut:
-    user = _actor(request)
+    user = request_actor(request)
     services.add_member(user, name, body.username)
     return _out(user, services.get(user, name))

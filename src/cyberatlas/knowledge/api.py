@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import cast
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from cyberatlas.accounts.models import User
+from cyberatlas.accounts.tokens import request_actor
 
 from . import entities, reads, services
 from .reads import StatementView
 
 router = Router(tags=["knowledge"])
-
-
-def _actor(request: HttpRequest) -> User:
-    return cast(User, request.auth)  # type: ignore[attr-defined]
 
 
 class EntityHitOut(Schema):
@@ -84,7 +80,7 @@ class SearchQuery(PageQuery):
 
 @router.get("/entities", response=EntitiesOut, summary="Search or list the entities you see")
 def list_entities(request: HttpRequest, query: Query[SearchQuery]) -> EntitiesOut:
-    user = _actor(request)
+    user = request_actor(request)
     if not query.q.strip():
         listed = reads.entities_page(user, limit=query.limit, after=query.cursor)
         items = [EntityHitOut(id=h.id, type=h.type, label=h.label) for h in listed.entities]
@@ -99,7 +95,9 @@ def list_entities(request: HttpRequest, query: Query[SearchQuery]) -> EntitiesOu
 
 @router.get("/entities/{entity_id}", response=EntityOut, summary="An entity as you may see it")
 def get_entity(request: HttpRequest, entity_id: str, query: Query[PageQuery]) -> EntityOut:
-    shown = reads.entity_page(_actor(request), entity_id, limit=query.limit, after=query.cursor)
+    shown = reads.entity_page(
+        request_actor(request), entity_id, limit=query.limit, after=query.cursor
+    )
     return EntityOut(
         id=shown.id,
         type=shown.type,
@@ -118,7 +116,7 @@ class StatementsQuery(PageQuery):
 @router.get("/statements", response=StatementsOut, summary="Statements you may read")
 def list_statements(request: HttpRequest, query: Query[StatementsQuery]) -> StatementsOut:
     listed = reads.statements_page(
-        _actor(request),
+        request_actor(request),
         entity=query.entity,
         predicate=query.predicate,
         limit=query.limit,
@@ -160,7 +158,7 @@ class StatementIn(ProvenanceIn):
 
 @router.post("/statements", response={201: StatementOut}, summary="Add a statement")
 def add_statement(request: HttpRequest, body: StatementIn) -> Status[StatementOut]:
-    user = _actor(request)
+    user = request_actor(request)
     audience = services.audience(user, body.tlp, body.investigation, body.recipients)
     added = services.add_statement(
         user,
@@ -186,7 +184,7 @@ class ReviseIn(ProvenanceIn):
 
 @router.post("/statements/{statement_id}/revise", response=StatementOut)
 def revise(request: HttpRequest, statement_id: uuid.UUID, body: ReviseIn) -> StatementOut:
-    user = _actor(request)
+    user = request_actor(request)
     fields = body.model_fields_set - {"value", "note"}
     provenance = body.provenance() if fields else None
     services.revise(user, statement_id, value=body.value, provenance=provenance, note=body.note)
@@ -202,7 +200,7 @@ class RemarkIn(Schema):
 
 @router.post("/statements/{statement_id}/remark", response=StatementOut)
 def remark(request: HttpRequest, statement_id: uuid.UUID, body: RemarkIn) -> StatementOut:
-    user = _actor(request)
+    user = request_actor(request)
     services.remark(
         user,
         statement_id,
@@ -220,7 +218,7 @@ class RetractIn(Schema):
 
 @router.post("/statements/{statement_id}/retract", response={204: None})
 def retract(request: HttpRequest, statement_id: uuid.UUID, body: RetractIn) -> Status[None]:
-    services.retract(_actor(request), statement_id, note=body.note)
+    services.retract(request_actor(request), statement_id, note=body.note)
     return Status(204, None)
 
 
@@ -238,7 +236,7 @@ class VersionOut(Schema):
 
 @router.get("/statements/{statement_id}/history", response=list[VersionOut])
 def history(request: HttpRequest, statement_id: uuid.UUID) -> list[VersionOut]:
-    versions = reads.history(_actor(request), statement_id)
+    versions = reads.history(request_actor(request), statement_id)
     return [
         VersionOut(
             **{**{n: getattr(v, n) for n in VersionOut.model_fields}, "marking": v.marking.slug}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, Expression, F, QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.functions import Collate, Lower
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -26,6 +26,7 @@ from cyberatlas.errors import Ambiguous, InvalidInput, NotFound
 
 from . import audit, policy
 from .models import Entity, Statement
+from .sql import ColumnCondition
 
 NAME_PREDICATES = ("name", "alias")
 FOLD_LENGTH = 200
@@ -303,50 +304,32 @@ def _snippet(value: str, wanted_words: list[str]) -> str:
     return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
 
 
-class _NamePredicate(Expression):
+class _NamePredicate(ColumnCondition):
     """``predicate IN ('name', 'alias')`` with the names written in the SQL, not as parameters:
     SQLite uses the partial index ``stmt_name_prefix`` only for a condition it can read."""
 
-    output_field = BooleanField()
-
     def __init__(self) -> None:
-        super().__init__()
-        self.columns: list[Any] = [F("predicate")]
-
-    def get_source_expressions(self) -> list[Any]:
-        return self.columns
-
-    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
-        self.columns = list(exprs)
+        super().__init__("predicate")
 
     def as_sql(
         self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
     ) -> tuple[str, tuple[Any, ...]]:
-        predicate = compiler.compile(self.columns[0])[0]
+        (predicate,) = self.compiled(compiler)
         assert all(name.isalpha() for name in NAME_PREDICATES)  # safe to write as literals
         return f"{predicate} IN ({', '.join(repr(name) for name in NAME_PREDICATES)})", ()
 
 
-class _HoldsWords(Expression):
+class _HoldsWords(ColumnCondition):
     """Whether a statement's value holds all the words, through the database's word index."""
 
-    output_field = BooleanField()
-
     def __init__(self, wanted_words: list[str]) -> None:
-        super().__init__()
+        super().__init__("value", "pk")
         self.wanted_words = list(wanted_words)
-        self.columns: list[Any] = [F("value"), F("pk")]
-
-    def get_source_expressions(self) -> list[Any]:
-        return self.columns
-
-    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
-        self.columns = list(exprs)
 
     def as_sql(
         self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
     ) -> tuple[str, tuple[Any, ...]]:
-        value, pk = (compiler.compile(column)[0] for column in self.columns)
+        value, pk = self.compiled(compiler)
         if connection.vendor == "postgresql":
             # The expression of the GIN index of migration 0003, exactly.
             document = f"to_tsvector('simple'::regconfig, {WORDS_OF_VALUE.format(value=value)})"

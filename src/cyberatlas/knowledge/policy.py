@@ -14,12 +14,11 @@ Pending or suspended accounts and organizations read nothing; roles give no bypa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, Exists, Expression, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
 from cyberatlas.accounts.models import User
@@ -27,6 +26,7 @@ from cyberatlas.core.tlp import Marking
 from cyberatlas.investigations.models import Membership
 
 from .models import Entity, Grant, Statement, StatementVersion
+from .sql import ColumnCondition
 
 _OPEN = (Marking.CLEAR, Marking.GREEN)
 _GRANTABLE = (Marking.AMBER, Marking.RED)
@@ -68,7 +68,7 @@ def _rule(user: User | None, paths: _Paths) -> Q:
     return Q(_Rule(user.pk, user.organization_id, paths))
 
 
-class _Rule(Expression):
+class _Rule(ColumnCondition):
     """The rule for one reader, written straight as one SQL condition.
 
     The reader's investigations and grants are subqueries, not lists fetched beforehand, so a
@@ -77,32 +77,17 @@ class _Rule(Expression):
     branch is false, never NULL, where a column is NULL, so that the condition negates exactly.
     """
 
-    output_field = BooleanField()
-
     def __init__(self, user_id: int, org_id: int, paths: _Paths) -> None:
-        super().__init__()
+        super().__init__(
+            paths.marking, paths.organization, paths.author, paths.investigation, paths.statement
+        )
         self.user_id = user_id
         self.org_id = org_id
-        self.columns: list[Any] = [
-            F(paths.marking),
-            F(paths.organization),
-            F(paths.author),
-            F(paths.investigation),
-            F(paths.statement),
-        ]
-
-    def get_source_expressions(self) -> list[Any]:
-        return self.columns
-
-    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
-        self.columns = list(exprs)
 
     def as_sql(
         self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
     ) -> tuple[str, tuple[Any, ...]]:
-        marking, org, author, investigation, statement = (
-            compiler.compile(column)[0] for column in self.columns
-        )
+        marking, org, author, investigation, statement = self.compiled(compiler)
         q = connection.ops.quote_name
         members = (
             f"SELECT {q('policy_m')}.{q(_column(Membership, 'investigation'))} "

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('knowledge', '0004_statement_indexes'),
+        ("knowledge", "0004_statement_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='statement',
-            name='source_modified',
-            field=models.DateTimeField(blank=True, help_text="The source's own version of what it said (STIX modified)", null=True),
+            model_name="statement",
+            name="source_modified",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="The source's own version of what it said (STIX modified)",
+                null=True,
+            ),
         ),
     ]
