@@ -292,14 +292,26 @@ def check_reader(world: World, user: User | None, who: Reader, statements: list[
     visible = {ENTITIES[e][0] for e in naming}
     assert set(policy.visible_entities(user).values_list("pk", flat=True)) == visible
 
-    for e, (entity_id, _type, key) in enumerate(ENTITIES):
-        expected_label = key or next(
+    def label_source(e: int) -> int | None:
+        """The readable name statement an entity's label comes from (oldest first)."""
+        if ENTITIES[e][2]:
+            return None  # an observable shows its key
+        return next(
             (
-                world.statements[n].value
+                n
                 for n in sorted(live)
                 if world.statements[n].subject == e and world.statements[n].predicate == "name"
             ),
-            neutral_label(entity_id),
+            None,
+        )
+
+    def strict(n: int | None) -> bool:
+        return n is not None and world.statements[n].marking in (Marking.AMBER_STRICT, Marking.RED)
+
+    for e, (entity_id, _type, key) in enumerate(ENTITIES):
+        source = label_source(e)
+        expected_label = key or (
+            world.statements[source].value if source is not None else neutral_label(entity_id)
         )
         if entity_id not in visible:
             with pytest.raises(NotFound):
@@ -310,10 +322,13 @@ def check_reader(world: World, user: User | None, who: Reader, statements: list[
         assert view.label == expected_label
         assert {ids[uuid.UUID(s.id)] for s in view.statements} == naming[e]
         assert reads.count_statements(user, entity_id) == len(naming[e])
-        strict = any(
-            world.statements[n].marking in (Marking.AMBER_STRICT, Marking.RED) for n in naming[e]
+        # One audit row when the page read strict data: its statements, or names behind labels.
+        linked = {e} | {world.statements[n].subject for n in naming[e]}
+        linked |= {world.statements[n].object for n in naming[e]} - {None}
+        audited = any(strict(n) for n in naming[e]) or any(
+            strict(label_source(x)) for x in linked if x is not None
         )
-        assert AuditEvent.objects.count() == before + strict
+        assert AuditEvent.objects.count() == before + audited
         for s in view.statements:
             if s.other_id is not None:
                 assert s.other_id in visible

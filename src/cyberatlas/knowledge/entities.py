@@ -85,20 +85,35 @@ def resolve(user: User | None, text: str, *, field: str = "entity") -> Entity:
     return entity
 
 
+@dataclass(frozen=True)
+class Labels:
+    """Labels by entity id, and the markings of the name statements they were read from (a
+    label read from a RED name is a read of RED data, for the audit log)."""
+
+    names: dict[str, str]
+    markings: list[int]
+
+
 def labels(user: User | None, entity_ids: Iterable[str]) -> dict[str, str]:
     """How each entity shows to ``user``: an observable by its key, a domain object by the
     first name they may read (oldest first), else a neutral label."""
+    return labelled(user, entity_ids).names
+
+
+def labelled(user: User | None, entity_ids: Iterable[str]) -> Labels:
+    """``labels`` with the markings it read."""
     return _labels(policy.visible_statements(user), entity_ids)
 
 
 def system_labels(entity_ids: Iterable[str]) -> dict[str, str]:
     """Labels from every statement, with no policy: only where no person reads."""
-    return _labels(policy.system_statements(), entity_ids)
+    return _labels(policy.system_statements(), entity_ids).names
 
 
-def _labels(statements: QuerySet[Statement], entity_ids: Iterable[str]) -> dict[str, str]:
+def _labels(statements: QuerySet[Statement], entity_ids: Iterable[str]) -> Labels:
     ids = set(entity_ids)
     result: dict[str, str] = {}
+    markings: list[int] = []
     domain_ids: list[str] = []
     for entity_id, type_, key in Entity.objects.filter(pk__in=ids).values_list("id", "type", "key"):
         if type_ in DOMAIN_TYPES or not key:
@@ -108,13 +123,15 @@ def _labels(statements: QuerySet[Statement], entity_ids: Iterable[str]) -> dict[
     names = (
         statements.filter(subject_id__in=domain_ids, predicate="name")
         .order_by("subject_id", "created_at", "id")
-        .values_list("subject_id", "value")
+        .values_list("subject_id", "value", "marking")
     )
-    for subject_id, value in names:
-        result.setdefault(subject_id, value or "")
+    for subject_id, value, marking in names:
+        if subject_id not in result:
+            result[subject_id] = value or ""
+            markings.append(marking)
     for entity_id in domain_ids:
         result.setdefault(entity_id, neutral_label(entity_id))
-    return result
+    return Labels(result, markings)
 
 
 @dataclass(frozen=True)

@@ -55,15 +55,27 @@ def _investigation_names(actor: User | None, rows: Sequence[Statement]) -> dict[
     return dict(Investigation.objects.filter(pk__in=ids).values_list("pk", "name"))
 
 
+def _linked(rows: Sequence[Statement], entity_id: str | None) -> set[str]:
+    linked = {s.subject_id for s in rows} | {s.object_id for s in rows if s.object_id}
+    return linked | {entity_id} if entity_id else linked
+
+
+def _shown(
+    actor: User | None, rows: Sequence[Statement], action: str, entity_id: str | None = None
+) -> tuple[list[StatementView], dict[str, str]]:
+    """The rows as ``actor`` sees them, with the labels of the entities they name; one audit
+    row when what was read (statements, or names behind labels) is AMBER+STRICT or RED."""
+    got = entities.labelled(actor, _linked(rows, entity_id))
+    audit.record_read(actor, action, [*(s.marking for s in rows), *got.markings])
+    return _views(actor, rows, got.names, entity_id), got.names
+
+
 def _views(
     actor: User | None,
     rows: Sequence[Statement],
+    shown: dict[str, str],
     entity_id: str | None = None,
-    *,
-    policy_free: bool = False,
 ) -> list[StatementView]:
-    linked = {s.subject_id for s in rows} | {s.object_id for s in rows if s.object_id}
-    shown = entities.system_labels(linked) if policy_free else entities.labels(actor, linked)
     names = _investigation_names(actor, rows)
     viewer_org = actor.organization_id if actor else None
     views = []
@@ -151,10 +163,8 @@ def entity_page(
     ``limit`` at a time (``None``: all). Reads of strict data are audited."""
     entity = entities.resolve(actor, reference)
     rows, following = _page(_naming(policy.visible_statements(actor), entity.pk), limit, after)
-    audit.record_read(actor, "entity.show", (s.marking for s in rows))
-    label = entities.labels(actor, [entity.pk])[entity.pk]
-    views = _views(actor, rows, entity.pk)
-    return EntityPage(entity.pk, entity.type, entity.key, label, views, following)
+    views, shown = _shown(actor, rows, "entity.show", entity.pk)
+    return EntityPage(entity.pk, entity.type, entity.key, shown[entity.pk], views, following)
 
 
 def system_entity_page(
@@ -163,9 +173,9 @@ def system_entity_page(
     """The same page with no access policy: for operators' tooling and measurements only."""
     entity = Entity.objects.get(pk=entity_id)
     rows, following = _page(_naming(policy.system_statements(), entity.pk), limit, after)
-    views = _views(None, rows, entity.pk, policy_free=True)
-    label = entities.system_labels([entity.pk])[entity.pk]
-    return EntityPage(entity.pk, entity.type, entity.key, label, views, following)
+    shown = entities.system_labels(_linked(rows, entity.pk))
+    views = _views(None, rows, shown, entity.pk)
+    return EntityPage(entity.pk, entity.type, entity.key, shown[entity.pk], views, following)
 
 
 def show_entity(actor: User | None, reference: str) -> EntityPage:
@@ -178,8 +188,7 @@ def statement(actor: User | None, statement_id: str | uuid.UUID) -> StatementVie
     found = policy.visible_statements(actor).filter(pk=_statement_key(statement_id)).first()
     if found is None:
         raise NotFound(f"no statement {statement_id}", field="statement")
-    audit.record_read(actor, "statement.show", [found.marking])
-    return _views(actor, [found])[0]
+    return _shown(actor, [found], "statement.show")[0][0]
 
 
 def _statement_key(statement_id: str | uuid.UUID) -> uuid.UUID:
@@ -196,8 +205,7 @@ def recent_statements(actor: User | None, *, limit: int = 15) -> list[StatementV
         .select_related("organization")
         .order_by("-created_at", "-id")[: max(1, min(limit, 200))]
     )
-    audit.record_read(actor, "statements.recent", (s.marking for s in rows))
-    return _views(actor, rows)
+    return _shown(actor, rows, "statements.recent")[0]
 
 
 @dataclass(frozen=True)
@@ -225,8 +233,7 @@ def statements_page(
     if predicate is not None:
         statements = statements.filter(predicate=predicate)
     rows, following = _page(statements, max(1, min(limit, 500)), after)
-    audit.record_read(actor, "statements.list", (s.marking for s in rows))
-    return StatementsPage(_views(actor, rows), following)
+    return StatementsPage(_shown(actor, rows, "statements.list")[0], following)
 
 
 @dataclass(frozen=True)
@@ -289,6 +296,7 @@ def entities_page(actor: User | None, *, limit: int = 50, after: str | None = No
         visible = visible.filter(pk__gt=after)
     limit = max(1, min(limit, 500))
     found = list(visible.values_list("id", "type")[: limit + 1])
-    shown = entities.labels(actor, [entity_id for entity_id, _ in found[:limit]])
-    hits = [entities.EntityHit(i, t, shown[i]) for i, t in found[:limit]]
+    got = entities.labelled(actor, [entity_id for entity_id, _ in found[:limit]])
+    audit.record_read(actor, "entities.list", got.markings)
+    hits = [entities.EntityHit(i, t, got.names[i]) for i, t in found[:limit]]
     return EntitiesPage(hits, found[limit - 1][0] if len(found) > limit else None)
