@@ -159,3 +159,27 @@ def test_basic_auth_is_refused_to_second_factor_accounts_and_tokens_work(live_se
     assert server(live_server, token=token).api_roots
     wrong = requests.get(f"{live_server.url}/taxii2/", headers={"Accept": "text/html"}, timeout=10)
     assert wrong.status_code == 406
+
+
+def test_the_status_of_an_add_request_is_kept_for_its_requester(live_server, world):
+    root = server(live_server, "carol").api_roots[0]
+    collection = next(c for c in root.collections if c.id == COMMUNITY)
+    green = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
+    status = collection.add_objects(
+        {
+            "objects": [
+                {
+                    "type": "domain-name",
+                    "spec_version": "2.1",
+                    "id": "domain-name--bb3d3c5b-6a9d-5a1b-8c0e-2d3c2a4c7b11",
+                    "value": "kept.example.org",
+                    "object_marking_refs": [green],
+                }
+            ]
+        }
+    )
+    again = root.get_status(status.id)
+    assert (again.status, again.success_count) == ("complete", 1)
+    alice_root = server(live_server, "alice").api_roots[0]
+    with pytest.raises(requests.HTTPError, match="404"):
+        alice_root.get_status(status.id)

@@ -64,3 +64,15 @@ class MatchProposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.left_id} ~ {self.right_id} ({self.reason})"
+
+
+class TaxiiStatus(models.Model):
+    """The status resource of a TAXII add-objects request, kept for its requester."""
+
+    id = models.UUIDField(primary_key=True)
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    requested_at = models.DateTimeField()
+    resource = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"TAXII status {self.pk}"

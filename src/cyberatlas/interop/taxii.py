@@ -270,7 +270,7 @@ def status(request: HttpRequest, user: User, status_id: str) -> HttpResponse:
     found = taxii_objects.status_for(user, status_id)
     if found is None:
         return _error(404, "No such status")
-    return _response(found.resource())
+    return _response(found)
 
 
 urlpatterns = [

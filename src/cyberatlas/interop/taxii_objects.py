@@ -29,6 +29,7 @@ from cyberatlas.knowledge.models import Entity, Statement
 from cyberatlas.knowledge.services import CONTRIBUTOR_ROLES
 
 from .exports import to_record
+from .models import TaxiiStatus
 from .records import ExportEntity
 
 COMMUNITY = "6f1d2f4e-8a7b-4c39-9e21-3b0c5d7a9e10"
@@ -366,7 +367,9 @@ def add_objects(user: User, collection: Collection, body: bytes) -> Status:
         else:
             successes.append(entry)
     status = Status(str(uuid.uuid4()), requested, successes, failures)
-    _STATUSES[(user.pk, status.id)] = status
+    TaxiiStatus.objects.create(
+        id=status.id, owner=user, requested_at=requested, resource=status.resource()
+    )
     return status
 
 
@@ -383,8 +386,11 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-_STATUSES: dict[tuple[int, str], Status] = {}
-
-
-def status_for(user: User, status_id: str) -> Status | None:
-    return _STATUSES.get((user.pk, status_id))
+def status_for(user: User, status_id: str) -> dict[str, Any] | None:
+    """A status resource, for the user who made the request only."""
+    try:
+        key = uuid.UUID(status_id)
+    except ValueError:
+        return None
+    found = TaxiiStatus.objects.filter(pk=key, owner=user).first()
+    return found.resource if found is not None else None
