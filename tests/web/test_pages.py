@@ -176,3 +176,20 @@ def test_tokens_page_shows_a_token_once(world):
     page = alice.post(reverse("tokens"), {"name": "script"}).content.decode()
     assert "cya_" in page
     assert "cya_" not in alice.get(reverse("tokens")).content.decode()
+
+
+def test_wallet_pages_say_whether_the_address_was_validated(world):
+    alice = world["alice"]
+    say(
+        alice,
+        "cryptocurrency-wallet:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+        "chain",
+        "bitcoin",
+    )
+    say(alice, "cryptocurrency-wallet:r9cZA1mLK5R5Am25ArfXFmqgNwjZgnfk59", "label", "ripple")
+    pages = {
+        s.subject.key: client_for(alice).get(f"/entities/{s.subject_id}/").content.decode()
+        for s in Statement.objects.filter(subject__type="cryptocurrency-wallet")
+    }
+    assert "BTC address, checksum valid" in pages["bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"]
+    assert "not validated" in pages["r9cZA1mLK5R5Am25ArfXFmqgNwjZgnfk59"]

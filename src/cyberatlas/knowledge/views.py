@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from cyberatlas.core import predicates
 from cyberatlas.core.tlp import Marking
+from cyberatlas.core.wallets import InvalidWallet, parse_wallet
 from cyberatlas.errors import CyberatlasError, InvalidInput, NotFound
 from cyberatlas.investigations.services import visible_investigations
 from cyberatlas.web.views import actor, is_htmx, page
@@ -130,6 +131,7 @@ def entity(request: HttpRequest, entity_id: str) -> HttpResponse:
     shown = reads.entity_page(user, entity_id, limit=100, after=request.GET.get("after"))
     context = {
         "entity": shown,
+        "validity": _validity(shown.type, shown.key),
         "groups": _grouped(shown.statements),
         "form": StatementForm(
             initial={"subject": shown.id}, investigation_names=_my_investigations(request)
@@ -137,6 +139,19 @@ def entity(request: HttpRequest, entity_id: str) -> HttpResponse:
     }
     template = "knowledge/_statements.html" if is_htmx(request) else "knowledge/entity.html"
     return render(request, template, context)
+
+
+def _validity(type_: str, key: str) -> str:
+    """What the platform could check of an observable's format."""
+    if type_ != "cryptocurrency-wallet":
+        return ""
+    try:
+        found = parse_wallet(key)
+    except InvalidWallet:
+        return ""
+    if not found.validated or found.family is None:
+        return "unrecognised address format: kept, not validated"
+    return f"{found.family.upper()} address, checksum valid"
 
 
 @page
