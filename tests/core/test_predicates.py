@@ -86,3 +86,10 @@ def test_the_architecture_predicates_are_all_registered():
     } <= names
     for p in predicates.all_predicates():
         assert p.description
+
+
+def test_patterns_may_be_long_but_other_text_is_capped():
+    long_pattern = " OR ".join(f"[file:hashes.'SHA-1' = '{n:040x}']" for n in range(400))
+    assert predicates.get("pattern").normalize_value(long_pattern) == long_pattern
+    with pytest.raises(InvalidValue, match="10,000"):
+        predicates.get("description").normalize_value("x" * 10_001)

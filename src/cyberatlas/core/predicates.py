@@ -37,13 +37,18 @@ class Capability(enum.StrEnum):
     PEOPLE = "people"
 
 
-def _text(value: str) -> str:
+def _text(value: str, limit: int = 10_000) -> str:
     text = " ".join(value.split())
     if not text:
         raise InvalidValue("must not be empty")
-    if len(text) > 10_000:
-        raise InvalidValue("is longer than 10,000 characters")
+    if len(text) > limit:
+        raise InvalidValue(f"is longer than {limit:,} characters")
     return text
+
+
+def _pattern(value: str) -> str:
+    """Detection patterns can be long (feeds OR together thousands of hashes): up to 1 MB."""
+    return _text(value, 1_000_000)
 
 
 def _country(value: str) -> str:
@@ -271,7 +276,7 @@ for _p in (
     Predicate(
         "pattern",
         "A detection pattern (STIX patterning, YARA, Sigma…).",
-        check=_text,
+        check=_pattern,
         functional=True,
     ),
     Predicate("external-id", "An identifier in another system (ATT&CK, CVE, MISP…).", check=_text),
