@@ -57,7 +57,15 @@ def shared(*parts: str) -> Path:
 
 
 def find(records: list[Record], **fields: Any) -> list[Claim]:
-    return [c for c in claims(records) if all(getattr(c, k) == v for k, v in fields.items())]
+    """Claims whose fields equal these; a ref given by name also matches that name with the
+    cluster's identifier (galaxy clusters keep their MISP uuid as their STIX id)."""
+    return [c for c in claims(records) if all(_same(getattr(c, k), v) for k, v in fields.items())]
+
+
+def _same(got: Any, wanted: Any) -> bool:
+    if isinstance(got, Ref) and isinstance(wanted, Ref) and wanted.stix_id is None:
+        return (got.type, got.value, got.name) == (wanted.type, wanted.value, wanted.name)
+    return bool(got == wanted)
 
 
 # --- events: shapes, observables, provenance -----------------------------------------------
@@ -511,3 +519,13 @@ def test_arbitrary_bytes_give_records_or_a_file_error(data: bytes) -> None:
         except FileError:
             continue
         assert all(isinstance(r, Claim | Rejected) for r in records)
+
+
+def test_galaxy_clusters_keep_their_uuid_as_identifier() -> None:
+    records = fixture("galaxy-ransomware-trimmed.json")
+    names = [c for c in claims(records) if c.predicate == "name"]
+    assert names
+    for claim in names:
+        assert claim.subject.stix_id is not None
+        assert claim.subject.stix_id.startswith("malware--")
+        assert claim.subject.name == claim.value

@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -394,7 +395,7 @@ class MispImporter:
         type_, name = galaxy_entity_type(kind), " ".join(str(cluster["value"]).split())
         if type_ is None or not name:
             return
-        ref = Ref(type_, name=name)
+        ref = _cluster_ref(type_, cluster, name)
         where = replace(base, location=f"{base.location} GalaxyCluster {cluster.get('uuid', name)}")
         if type_ in _THREATS:
             threats.extend([ref] if ref not in threats else [])
@@ -579,7 +580,8 @@ class MispGalaxyImporter:
             )
         names = [" ".join(_strings(c.get("value"))[0].split()) if isinstance(c, dict)
                  and _strings(c.get("value")) else "" for c in data["values"]]  # fmt: skip
-        refs = {c["uuid"]: Ref(type_, name=n) for c, n in zip(data["values"], names, strict=True)
+        refs = {c["uuid"]: _cluster_ref(type_, c, n)
+                for c, n in zip(data["values"], names, strict=True)
                 if n and isinstance(c.get("uuid"), str)}  # fmt: skip
         base = Claim(
             location="",
@@ -592,7 +594,7 @@ class MispGalaxyImporter:
             if not name:
                 yield Rejected(f"values[{index}]", "a cluster needs a value")
                 continue
-            ref = Ref(type_, name=name)
+            ref = _cluster_ref(type_, cluster, name)
             claim = replace(base, location=f"values[{index}] {name}")
             yield from _cluster_claims(ref, cluster, claim)
             yield from self._contacts(ref, _dict(cluster, "meta"), claim)
@@ -634,3 +636,14 @@ def wallet_family(address: str) -> str | None:
         return parse_wallet(address).family
     except InvalidWallet:
         return None
+
+
+def _cluster_ref(type_: str, cluster: Mapping[str, Any], name: str) -> Ref:
+    """A galaxy cluster keeps its MISP uuid as its identifier, so that re-imports, events that
+    cite it and other galaxies find the same entity; clusters of other sources with the same
+    name stay apart (they become match proposals, never silent merges)."""
+    try:
+        key = uuid.UUID(str(cluster.get("uuid")))
+    except ValueError:
+        return Ref(type_, name=name)
+    return Ref(type_, stix_id=f"{type_}--{key}", name=name)
