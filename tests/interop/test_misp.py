@@ -522,7 +522,7 @@ def test_arbitrary_bytes_give_records_or_a_file_error(data: bytes) -> None:
 
 
 def test_galaxy_clusters_keep_their_uuid_as_identifier() -> None:
-    records = fixture("galaxy-ransomware-trimmed.json")
+    records = fixture("galaxy-ransomware-trimmed.json", MispGalaxyImporter())
     names = [c for c in claims(records) if c.predicate == "name"]
     assert names
     for claim in names:
