@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import orjson
-from django.db.models import Max, Min, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cyberatlas.accounts.models import OrgKind, Role, User
@@ -27,6 +27,7 @@ from cyberatlas.investigations.models import Investigation
 from cyberatlas.knowledge import entities, policy
 from cyberatlas.knowledge.models import Entity, Statement
 from cyberatlas.knowledge.services import CONTRIBUTOR_ROLES
+from cyberatlas.knowledge.sql import ColumnCondition
 
 from .exports import to_record
 from .models import TaxiiStatus
@@ -125,10 +126,23 @@ def collection_for(user: User, wanted: str) -> Collection:
     raise UnknownCollection(wanted)
 
 
+class _OutsideInvestigations(ColumnCondition):
+    """``investigation_id IS NULL``, kept from SQLite's planner: without statistics it takes
+    the condition for a selective one and walks the investigation index, not the order."""
+
+    def __init__(self) -> None:
+        super().__init__("investigation_id")
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        (column,) = self.compiled(compiler)
+        unindexed = "+" if connection.vendor == "sqlite" else ""
+        return f"{unindexed}{column} IS NULL", ()
+
+
 def _statements(user: User, collection: Collection) -> QuerySet[Statement]:
     readable = policy.visible_statements(user)
     if collection.investigation is None:
-        return readable.filter(investigation__isnull=True)
+        return readable.filter(_OutsideInvestigations())
     return readable.filter(investigation=collection.investigation)
 
 
@@ -158,7 +172,13 @@ def _after(cursor: str) -> Q:
         at, pk = dt.datetime.fromisoformat(moment), uuid.UUID(key)
     except ValueError:
         raise BadFilter("next is not a value this server issued") from None
-    return Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk)
+    return _later_than(at, pk)
+
+
+def _later_than(at: dt.datetime, pk: uuid.UUID) -> Q:
+    """After (at, pk) in arrival order, written as a range the arrival index can seek to
+    (an OR of two conditions makes SQLite scan the table)."""
+    return Q(created_at__gte=at) & ~Q(created_at=at, pk__lte=pk)
 
 
 def _before(statement: Statement) -> Q:
@@ -281,7 +301,12 @@ def _stix_objects(
         base.filter(subject_id__in=list(emit), object__isnull=True).select_related("organization")
     )
     involved = set(emit) | {s.subject_id for s in sros} | {s.object_id for s in sros if s.object_id}
-    markings = _markings(base, involved)
+    # An object is marked with the strictest of the statements behind it: its properties and
+    # the statement that brought it into the collection.
+    markings = {entity_id: Marking(row.marking) for entity_id, row in emit.items()}
+    for statement in properties:
+        marking = Marking(statement.marking)
+        markings[statement.subject_id] = max(markings[statement.subject_id], marking)
     shown = entities.labels(user, involved)
     found = {
         e.pk: ExportEntity(e.pk, e.type, e.key, shown[e.pk], markings.get(e.pk, Marking.CLEAR))
@@ -291,20 +316,6 @@ def _stix_objects(
     records = [to_record(s, found, viewer_org) for s in [*properties, *sros]]
     entity_stubs = [found[e] for e in emit if e in found]
     return {obj["id"]: obj for obj in stix_objects(records, entity_stubs)}
-
-
-def _markings(base: QuerySet[Statement], ids: set[str]) -> dict[str, Marking]:
-    result: dict[str, Marking] = {}
-    for column in ("subject_id", "object_id"):
-        rows = (
-            base.filter(**{f"{column}__in": ids})
-            .values(column)
-            .annotate(strictest=Max("marking"), first=Min("created_at"))
-            .values_list(column, "strictest")
-        )
-        for entity_id, marking in rows:
-            result[entity_id] = max(result.get(entity_id, Marking.CLEAR), Marking(marking))
-    return result
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,8 @@ class Statement(StatementFields):
             models.Index(fields=["object", "marking"], name="stmt_object"),
             models.Index(fields=["predicate", "folded"], name="stmt_lookup"),
             models.Index(fields=["organization", "marking"], name="stmt_org"),
+            # Keyset pages in the order statements arrived (TAXII, statement lists, exports).
+            models.Index(fields=["created_at", "id"], name="stmt_arrival"),
             # The investigation foreign key has its own index. Search's prefix and word indexes
             # differ between PostgreSQL and SQLite: see migration 0003.
         ]

@@ -137,7 +137,8 @@ def _after(cursor: str) -> Q:
         at, pk = dt.datetime.fromisoformat(moment), uuid.UUID(key)
     except ValueError:
         raise InvalidInput("not a cursor this service issued", field="after") from None
-    return Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk)
+    # A range the arrival index can seek to (an OR of two conditions makes SQLite scan).
+    return Q(created_at__gte=at) & ~Q(created_at=at, pk__lte=pk)
 
 
 def _naming(statements: QuerySet[Statement], entity_id: str) -> QuerySet[Statement]:
