@@ -590,6 +590,7 @@ class MispGalaxyImporter:
             source=f"misp-galaxy:{galaxy}",
             original_source=str(data.get("source") or "")[:500],
         )
+        links: list[Claim] = []
         for index, (cluster, name) in enumerate(zip(data["values"], names, strict=True)):
             if not name:
                 yield Rejected(f"values[{index}]", "a cluster needs a value")
@@ -604,7 +605,9 @@ class MispGalaxyImporter:
                 )
                 if target is not None and target != ref:  # other files' clusters: names unknown
                     predicate, subject, obj = _relation(str(related.get("type")), ref, target)
-                    yield replace(claim, subject=subject, predicate=predicate, object=obj)
+                    links.append(replace(claim, subject=subject, predicate=predicate, object=obj))
+        # Links come after every cluster: a link may name a cluster further down the file.
+        yield from links
 
     @staticmethod
     def _contacts(ref: Ref, meta: Mapping[str, Any], base: Claim) -> Iterator[Claim]:
