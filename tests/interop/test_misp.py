@@ -532,11 +532,12 @@ def test_galaxy_clusters_keep_their_uuid_as_identifier() -> None:
 
 
 def test_galaxy_links_between_clusters_come_after_every_cluster() -> None:
-    records = fixture("galaxy-threat-actor-trimmed.json", MispGalaxyImporter())
+    records = fixture("galaxy-ransomware-trimmed.json", MispGalaxyImporter())
     found = claims(records)
     cluster_ids = {c.subject.stix_id for c in found if c.predicate == "name"}
     links = [
         n for n, c in enumerate(found) if c.object is not None and c.object.stix_id in cluster_ids
     ]
     last_name = max(n for n, c in enumerate(found) if c.predicate == "name")
+    assert links
     assert all(n > last_name for n in links)
