@@ -58,10 +58,6 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def is_vetted(self) -> bool:
-        return self.status == Status.VETTED
-
     def shown_to(self, viewer_org_id: int | None) -> str:
         """The name, or only the sector for an organization that stays anonymous to others."""
         if self.disclose_name or viewer_org_id == self.pk:

@@ -6,13 +6,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import render
 
 from cyberatlas.accounts.models import User
-from cyberatlas.errors import CyberatlasError, Forbidden, NotFound
+from cyberatlas.errors import Forbidden, NotFound
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -37,10 +36,6 @@ def page(view: View) -> View:
             )
 
     return cast(View, wrapper)
-
-
-def refused(request: HttpRequest, exc: CyberatlasError) -> None:
-    messages.error(request, str(exc))
 
 
 def is_htmx(request: HttpRequest) -> bool:
