@@ -9,7 +9,7 @@ import pytest
 
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import InvalidInput, NotFound
-from cyberatlas.interop import ingest, matching
+from cyberatlas.interop import ingest, matching, pipeline
 from cyberatlas.interop.models import ImportRun, MatchProposal
 from cyberatlas.interop.records import Claim, FileError, ImportContext, Record, Ref, Rejected
 from cyberatlas.knowledge import reads
@@ -122,7 +122,7 @@ def test_strict_aborts_on_any_rejection_and_writes_nothing(people):
 
 
 def test_a_file_error_midway_leaves_the_database_as_it_was(people):
-    records = [domain(f"d{n}.example.com", n) for n in range(ingest.BATCH + 5)]
+    records = [domain(f"d{n}.example.com", n) for n in range(pipeline.BATCH + 5)]
     with pytest.raises(FileError, match="truncated"):
         run(people["alice"], records, fail=True)
     assert Statement.objects.count() == 0

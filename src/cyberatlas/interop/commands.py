@@ -71,7 +71,13 @@ def import_command(
                 length=size, label=f"importing {path.name} ({chosen})", file=sys.stderr
             ) as bar:
                 summary = ingest.import_path(
-                    actor, path, importer, options=options, mapping=column_map, progress=bar.update
+                    actor,
+                    path,
+                    importer,
+                    options=options,
+                    mapping=column_map,
+                    progress=bar.update,
+                    separate_reader=True,  # a command: one thread, free to fork
                 )
         except (FileError, OSError) as exc:
             raise click.ClickException(f"{path}: {exc}") from None

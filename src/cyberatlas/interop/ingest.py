@@ -11,28 +11,24 @@ even when it exists under statements they may not read.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
-import io
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, NamedTuple, cast
 
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from cyberatlas.accounts.models import User
 from cyberatlas.core import predicates
-from cyberatlas.core.observables import OBSERVABLE_TYPES, InvalidObservable, normalize
+from cyberatlas.core.ids import ordered_uuids
 from cyberatlas.core.references import (
     DOMAIN_TYPES,
-    ENTITY_TYPES,
-    BadReference,
     new_domain_object_id,
-    parse_reference,
 )
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import CyberatlasError
@@ -41,12 +37,16 @@ from cyberatlas.knowledge import entities, policy, services
 from cyberatlas.knowledge.models import Entity, Grant, Statement, StatementVersion
 from cyberatlas.knowledge.services import Audience, checked_audience, contributor_check
 
-from .bulk import RowWriter
+from . import pipeline
+from .bulk import RowWriter, any_of
 from .models import ImportRun
-from .records import Claim, FileError, ImportContext, Importer, Ref, Rejected
+from .prepare import Prepared, Preparer, Ready, Target
+from .records import FileError, ImportContext, Importer, Rejected
 
-BATCH = 2000
 KEPT_REJECTIONS = 1000
+# SQLite's page cache while an import writes (KiB): the indexes of a million statements fit,
+# so their inserts rarely wait for a read. Given back when the import ends.
+IMPORT_CACHE_KIB = 768 * 1024
 
 
 class StrictAbort(CyberatlasError):
@@ -102,8 +102,15 @@ def ingest(
     options: ImportOptions,
     context: ImportContext,
     sha256: str,
+    progress: Callable[[int], None] | None = None,
+    separate_reader: bool = False,
 ) -> ImportSummary:
-    """Import everything ``importer`` reads from ``stream`` as ``actor``, atomically."""
+    """Import everything ``importer`` reads from ``stream`` as ``actor``, atomically.
+
+    ``progress`` is told how many more bytes of the input are done, batch by batch. With
+    ``separate_reader`` a forked process reads while this one writes (``pipeline.py``): for
+    large files, from a single-threaded process such as the command line.
+    """
     contributor_check(actor)
     checked_audience(
         actor,
@@ -115,10 +122,17 @@ def ingest(
     )
     summary = ImportSummary(context.filename, sha256, importer.name)
     started = timezone.now()
-    with transaction.atomic():
+    with _roomy_cache(), transaction.atomic():
         writer = _Writer(actor, importer, options, summary, f"sha256:{sha256}")
-        for batch in _batches(importer.read(stream, context)):
-            writer.write(batch)
+        done = 0
+        preparer = Preparer(writer.evidence)
+        for batch in pipeline.batches(
+            importer, stream, context, preparer, separate_process=separate_reader
+        ):
+            writer.write(batch.prepared)
+            if progress is not None and batch.position > done:
+                progress(batch.position - done)
+                done = batch.position
             if options.strict and summary.rejected:
                 first = summary.rejections[0]
                 raise StrictAbort(f"--strict: {first.location}: {first.reason}")
@@ -145,22 +159,31 @@ def ingest(
     return summary
 
 
-def _batches(records: Iterator[Claim | Rejected]) -> Iterator[list[Claim | Rejected]]:
-    while batch := list(islice(records, BATCH)):
-        yield batch
+@contextlib.contextmanager
+def _roomy_cache() -> Iterator[None]:
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (before,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
 
 
-@dataclass
-class _Resolved:
-    claim: Claim
+class _Resolved(NamedTuple):
+    item: Ready
     subject: str
     object: str | None
-    value: str | None
     marking: Marking
 
 
 class _Writer:
-    """Writes batches of records; keeps what it learnt (entities, names) across batches."""
+    """Writes prepared batches; keeps what it learnt (entities, names) across batches."""
 
     def __init__(
         self,
@@ -177,130 +200,113 @@ class _Writer:
         self.summary = summary
         self.evidence = evidence
         self.default_marking = importer.default_marking()
-        self.observables: dict[tuple[str, str], tuple[str, str] | str] = {}  # -> (id, key)|error
+        self.investigation_id = options.investigation.pk if options.investigation else None
         self.known: set[str] = set()  # entity ids that exist in the database
         self.visible: set[str] = set()  # entity ids the actor could see before this import
         self.created_here: set[str] = set()  # entity ids this import created
         self.names: dict[tuple[str, str], str] = {}  # (type, folded name) -> entity id
         self.domain_entities: set[str] = set()
-        self.seen_keys: set[tuple[str, str, str | None, str | None]] = set()
+        self.seen_keys: set[_Key] = set()
         self.pending_names: list[tuple[str, str]] = []  # entities this batch created by name
         self.recipients = [u for u in options.recipients if u.pk != actor.pk]
+        self.markings: dict[Marking | None, Marking] = {}
+        self.postgres = connection.vendor == "postgresql"
+        self.adapt_moment = connection.ops.adapt_datetimefield_value
 
     # -- markings ------------------------------------------------------------------------
 
-    def marking_for(self, claim: Claim) -> Marking:
-        marking = claim.marking if claim.marking is not None else self.default_marking
+    def marking_for(self, item: Ready) -> Marking:
+        chosen = self.markings.get(item.marking)
+        if chosen is not None:
+            return chosen
+        marking = item.marking if item.marking is not None else self.default_marking
         override = self.options.tlp
         if marking is None and override is None:
             raise FileError(
-                "the input carries no TLP marking; give one with --tlp", location=claim.location
+                "the input carries no TLP marking; give one with --tlp", location=item.location
             )
         chosen = max(m for m in (marking, override) if m is not None)
         if chosen is Marking.AMBER and self.options.investigation is None:
             raise FileError(
                 "the input has TLP:AMBER items, which belong to an investigation: "
                 "give --investigation NAME",
-                location=claim.location,
+                location=item.location,
             )
         if chosen is Marking.RED and not self.options.recipients:
             raise FileError(
                 "the input has TLP:RED items: name their readers with --recipient USERNAME",
-                location=claim.location,
+                location=item.location,
             )
+        self.markings[item.marking] = chosen
         return chosen
 
     # -- entities ------------------------------------------------------------------------
 
-    def _observable(self, ref: Ref) -> tuple[str, str]:
-        """(entity id, key) of an observable the input gives by value; raises on bad input."""
-        assert ref.value is not None
-        cache_key = (ref.type, ref.value)
-        cached = self.observables.get(cache_key)
-        if cached is None:
-            try:
-                found = normalize(ref.type, ref.value)
-                cached = (found.stix_id, found.key)
-            except InvalidObservable as exc:
-                cached = str(exc)
-            self.observables[cache_key] = cached
-        if isinstance(cached, str):
-            raise _Reject(cached)
-        return cached
+    def write(self, batch: Prepared) -> None:
+        """Resolve a batch's entities and write what is new.
 
-    def _by_id(self, ref: Ref) -> str:
-        assert ref.stix_id is not None
-        try:
-            parsed = parse_reference(ref.stix_id)
-        except (BadReference, InvalidObservable) as exc:
-            raise _Reject(str(exc)) from None
-        if parsed.kind != "id" or parsed.type != ref.type:
-            raise _Reject(f"{ref.stix_id!r} is not a {ref.type} identifier")
-        return parsed.value
-
-    def plan(self, claims: Sequence[Claim]) -> tuple[list[_Resolved], dict[str, Entity]]:
-        """Resolve every ref of a batch; returns the resolved claims and the entities to add.
-
-        An observable given by value, or an object the input describes (the subject of a
-        property), is created when new. An identifier that only a relationship names must be
-        in the input (earlier: importers emit objects before relationships) or already visible
-        to the importing user; otherwise the item is rejected, and reveals nothing.
+        An observable, or an object the input describes, is created when new. An identifier
+        that only a relationship names must be in the input (earlier: importers emit objects
+        before relationships) or already visible to the importing user; otherwise the item is
+        rejected, and reveals nothing.
         """
-        new: dict[str, Entity] = {}
-        pending: list[tuple[Claim, list[tuple[Ref, str | None]]]] = []
+        self.pending_names = []
+        for rejected in batch.rejected:
+            self.summary.reject(rejected)
+        new: dict[str, _Row] = {}
         referenced: set[str] = set()
         wanted_names: set[tuple[str, str]] = set()
-        for claim in claims:
-            refs: list[tuple[Ref, str | None]] = []
-            describes = not _is_relationship(claim.predicate)
-            try:
-                for ref in (claim.subject, claim.object):
-                    if ref is None:
-                        continue
-                    if ref.type not in ENTITY_TYPES:
-                        raise _Reject(f"unknown entity type {ref.type!r}")
-                    if ref.type in OBSERVABLE_TYPES and ref.value is not None:
-                        entity_id, key = self._observable(ref)
-                        new.setdefault(entity_id, Entity(id=entity_id, type=ref.type, key=key))
-                    elif ref.stix_id is not None:
-                        entity_id = self._by_id(ref)
-                        opaque_value = ref.type not in DOMAIN_TYPES and ref.value is not None
-                        if opaque_value or (describes and ref is claim.subject):
-                            key = (ref.value or "")[:2048] if opaque_value else ""
-                            new.setdefault(entity_id, Entity(id=entity_id, type=ref.type, key=key))
-                        else:
-                            referenced.add(entity_id)
-                    elif ref.type in DOMAIN_TYPES and ref.name:
-                        wanted_names.add((ref.type, entities.fold(ref.name)))
-                        entity_id = None
-                    else:
-                        raise _Reject(f"a {ref.type} needs a value, an identifier or a name")
-                    refs.append((ref, entity_id))
-            except _Reject as exc:
-                self.summary.reject(Rejected(claim.location, exc.reason))
-                continue
-            pending.append((claim, refs))
+        for item in batch.ready:
+            for target in (item.subject, item.object):
+                if target is None:
+                    continue
+                if target.entity_id is None:
+                    wanted_names.add((target.type, target.folded))
+                elif target.key is None:
+                    referenced.add(target.entity_id)
+                elif target.entity_id not in new:
+                    new[target.entity_id] = (target.entity_id, target.type, target.key)
         self._learn(set(new) | referenced, wanted_names)
         resolved: list[_Resolved] = []
-        for claim, refs in pending:
+        for item in batch.ready:
             try:
-                ids = [self._final_id(ref, entity_id, new) for ref, entity_id in refs]
-                resolved.append(self._checked(claim, ids))
+                subject = self._final_id(item.subject, new)
+                obj = self._final_id(item.object, new) if item.object is not None else None
+                if item.error is not None:
+                    raise _Reject(item.error)
+                resolved.append(_Resolved(item, subject, obj, self.marking_for(item)))
             except _Reject as exc:
-                self.summary.reject(Rejected(claim.location, exc.reason))
-        return resolved, new
+                self.summary.reject(Rejected(item.location, exc.reason))
+        to_create = [row for entity_id, row in new.items() if entity_id not in self.known]
+        _WRITERS.entities().insert(to_create)
+        created = {row[0] for row in to_create}
+        self.created_here |= created
+        self.known |= created
+        for r in resolved:
+            if _domain(r.subject):
+                self.domain_entities.add(r.subject)
+            if r.object is not None and _domain(r.object):
+                self.domain_entities.add(r.object)
+        names = [
+            _Resolved(
+                self._name_item(name), entity_id, None, self._name_marking(entity_id, resolved)
+            )
+            for entity_id, name in self.pending_names
+        ]
+        self._store(names + resolved)
 
     def _learn(self, ids: set[str], names: set[tuple[str, str]]) -> None:
         """One look-up per batch: which ids exist, which the actor sees, which names resolve."""
         fresh = ids - self.known - self.created_here
         if fresh:
-            existing = set(Entity.objects.filter(pk__in=fresh).values_list("pk", flat=True))
+            existing = set(Entity.objects.filter(pk__in=any_of(fresh)).values_list("pk", flat=True))
             self.known |= existing
-            self.visible |= set(
-                policy.visible_entities(self.actor)
-                .filter(pk__in=existing)
-                .values_list("pk", flat=True)
-            )
+            if existing:
+                self.visible |= set(
+                    policy.visible_entities(self.actor)
+                    .filter(pk__in=any_of(existing))
+                    .values_list("pk", flat=True)
+                )
         fresh_names = {n for n in names if n not in self.names}
         if fresh_names:
             folded = {name for _, name in fresh_names}
@@ -322,91 +328,39 @@ class _Writer:
                 elif len(found) > 1:
                     self.names[key] = "ambiguous:" + ", ".join(sorted(found))
 
-    def _final_id(self, ref: Ref, entity_id: str | None, new: dict[str, Entity]) -> str:
+    def _final_id(self, target: Target, new: dict[str, _Row]) -> str:
+        entity_id = target.entity_id
         if entity_id is not None:
             known = entity_id in self.visible or entity_id in self.created_here
             if entity_id not in new and not known:
                 raise _Reject(f"{entity_id} is neither in the input nor known")
             return entity_id
-        assert ref.name is not None
-        key = (ref.type, entities.fold(ref.name))
+        key = (target.type, target.folded)
         found = self.names.get(key)
         if found is not None and found.startswith("ambiguous:"):
-            raise _Reject(f"{ref.type}:{ref.name} names several entities: {found[10:]}")
+            raise _Reject(f"{target.type}:{target.name} names several entities: {found[10:]}")
         if found is None:
-            found = new_domain_object_id(ref.type)
+            found = new_domain_object_id(target.type)
             self.names[key] = found
-            new[found] = Entity(id=found, type=ref.type, key="")
-            self.pending_names.append((found, ref.name))
+            new[found] = (found, target.type, "")
+            self.pending_names.append((found, target.name or ""))
         return found
 
-    def _checked(self, claim: Claim, ids: list[str]) -> _Resolved:
-        try:
-            predicate = predicates.get(claim.predicate)
-        except KeyError as exc:
-            raise _Reject(str(exc.args[0])) from None
-        subject = ids[0]
-        obj = ids[1] if len(ids) > 1 else None
-        value: str | None = None
-        if predicate.relationship:
-            if obj is None:
-                raise _Reject(f"the {predicate.name!r} relationship needs an object")
-            if predicate.value_required or claim.value is not None:
-                value = self._value(predicate, claim.value or "same")
-        else:
-            if claim.value is None:
-                raise _Reject(f"the {predicate.name!r} property needs a value")
-            value = self._value(predicate, claim.value)
-        for role, entity_id, ref in (
-            ("subject", subject, claim.subject),
-            ("object", obj, claim.object),
-        ):
-            allowed = predicate.subject_types if role == "subject" else predicate.object_types
-            if entity_id is not None and ref is not None and allowed and ref.type not in allowed:
-                raise _Reject(f"{predicate.name!r} does not take a {ref.type} as its {role}")
-        return _Resolved(claim, subject, obj, value, self.marking_for(claim))
-
-    @staticmethod
-    def _value(predicate: predicates.Predicate, text: str) -> str:
-        try:
-            return predicate.normalize_value(text)
-        except predicates.InvalidValue as exc:
-            raise _Reject(f"{text[:80]!r} for {predicate.name!r}: {exc}") from None
-
-    # -- writing -------------------------------------------------------------------------
-
-    def write(self, records: Sequence[Claim | Rejected]) -> None:
-        self.pending_names = []
-        claims: list[Claim] = []
-        for record in records:
-            if isinstance(record, Rejected):
-                self.summary.reject(record)
-            else:
-                claims.append(record)
-        resolved, new = self.plan(claims)
-        to_create = [e for entity_id, e in new.items() if entity_id not in self.known]
-        _WRITERS.entities().insert([(e.id, e.type, e.key) for e in to_create])
-        self.created_here |= {e.id for e in to_create}
-        self.known |= {e.id for e in to_create}
-        self.domain_entities |= {r.subject for r in resolved if _domain(r.subject)} | {
-            r.object for r in resolved if r.object and _domain(r.object)
-        }
-        names = [
-            _Resolved(
-                Claim(location="name", subject=Ref("name"), predicate="name", value=name),
-                entity_id,
-                None,
-                name,
-                self._name_marking(entity_id, resolved),
-            )
-            for entity_id, name in self.pending_names
-        ]
-        self._store(names + resolved)
+    def _name_item(self, name: str) -> Ready:
+        """The name an input used for a domain object it did not identify otherwise."""
+        return Ready(
+            "name", Target(None, "name", None), None, "name", name, _NAME_FUNCTIONAL, None,
+            None, "", self.evidence, None, None, None, "", "", entities.fold(name), None,
+        )  # fmt: skip
 
     def _name_marking(self, entity_id: str, resolved: list[_Resolved]) -> Marking:
         """A name the input used is marked like the first item that named it."""
-        markings = [r.marking for r in resolved if entity_id in (r.subject, r.object)]
-        return markings[0] if markings else (self.options.tlp or Marking.CLEAR)
+        for r in resolved:
+            if entity_id in (r.subject, r.object):
+                return r.marking
+        return self.options.tlp if self.options.tlp is not None else Marking.CLEAR
+
+    # -- writing -------------------------------------------------------------------------
 
     def _existing(
         self, resolved: Sequence[_Resolved]
@@ -416,21 +370,25 @@ class _Writer:
         subjects = {r.subject for r in resolved}
         # Only the subject narrows in SQL: an organization filter tempts the planner to walk
         # that organization's whole (ever growing) index instead of each subject's few rows.
-        rows = (
+        query = (
             policy.visible_statements(self.actor)
-            .filter(subject_id__in=subjects)
+            .filter(subject_id__in=any_of(subjects))
             .order_by("created_at", "id")
             .values_list(
                 "subject_id", "predicate", "value", "object_id", "pk", "source_modified",
                 "organization_id",
             )
         )  # fmt: skip
+        sql, params = query.query.sql_with_params()  # plain rows: no converters per value
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
         by_key: dict[_Key, _Known] = {}
         by_slot: dict[_Slot, _Known] = {}
         for subject, predicate, value, obj, pk, modified, org in rows:
             if org != self.org_id:
                 continue
-            known = _Known(pk, modified)
+            known = _Known(pk, _moment(modified))
             by_key[(subject, predicate, value, obj)] = known
             if obj is None and _functional(predicate):
                 by_slot[(subject, predicate)] = known
@@ -438,88 +396,89 @@ class _Writer:
 
     def _revise(self, revisions: list[tuple[_Known, _Resolved]]) -> None:
         """A newer version of what the source said: each statement gets a new version."""
-        found = Statement.objects.select_for_update().in_bulk([k.pk for k, _ in revisions])
+        found = Statement.objects.select_for_update().in_bulk([_uuid(k.pk) for k, _ in revisions])
         for known, r in revisions:
-            statement = found[known.pk]
-            said = dict(zip(_SAID, self._said(r), strict=False))
+            statement = found[_uuid(known.pk)]
+            item = r.item
+            said = dict(zip(_SAID, self._said(r, adapt=False), strict=False))
             said.pop("investigation")
             if statement.marking > said["marking"]:
                 said["marking"] = statement.marking  # a source's new version never lowers it
             for name, value in said.items():
                 setattr(statement, name, value)
-            statement.folded = entities.fold(r.value) if r.value is not None else ""
-            statement.source_modified = r.claim.modified
+            statement.folded = item.folded
+            statement.source_modified = item.modified
             services.save_version(
                 statement, StatementVersion.Change.REVISED, self.actor, "newer source version"
             )
 
     def _store(self, resolved: Sequence[_Resolved]) -> None:
         by_key, by_slot = self._existing(resolved)
+        revisions: list[tuple[_Known, _Resolved]] = []
+        fresh: list[_Resolved] = []
+        seen_keys, visible, summary = self.seen_keys, self.visible, self.summary
+        for r in resolved:
+            item = r.item
+            key = (r.subject, item.predicate, item.value, r.object)
+            known = by_key.get(key)
+            if known is None and item.functional and item.modified is not None:
+                # Another version of a one-valued property, from a source that dates them.
+                known = by_slot.get((r.subject, item.predicate))
+            if known is not None or key in seen_keys:
+                if known is not None and _newer(item.modified, known.modified):
+                    revisions.append((known, r))
+                    summary.merged += 1
+                else:
+                    summary.unchanged += 1
+                continue
+            seen_keys.add(key)
+            if r.subject in visible or (r.object is not None and r.object in visible):
+                summary.merged += 1
+            else:
+                summary.created += 1
+            fresh.append(r)
         now = timezone.now()
+        stamp = now if self.postgres else self.adapt_moment(now)
+        author, org = self.actor.pk, self.org_id
         statements: list[tuple[Any, ...]] = []
         versions: list[tuple[Any, ...]] = []
         grants: list[tuple[Any, ...]] = []
-        revisions: list[tuple[_Known, _Resolved]] = []
-        for r in resolved:
-            key = (r.subject, r.claim.predicate, r.value, r.object)
-            known = by_key.get(key)
-            functional = r.object is None and _functional(r.claim.predicate)
-            if known is None and functional and r.claim.modified is not None:
-                # Another version of a one-valued property, from a source that dates them.
-                known = by_slot.get((r.subject, r.claim.predicate))
-            if known is not None or key in self.seen_keys:
-                if known is not None and _newer(r.claim.modified, known.modified):
-                    revisions.append((known, r))
-                    self.summary.merged += 1
-                else:
-                    self.summary.unchanged += 1
-                continue
-            self.seen_keys.add(key)
-            if r.subject in self.visible or (r.object is not None and r.object in self.visible):
-                self.summary.merged += 1
-            else:
-                self.summary.created += 1
-            statement_id = uuid.uuid4()
-            said = self._said(r)
+        for r, number in zip(fresh, ordered_uuids(len(fresh)), strict=True):
+            statement_id = str(uuid.UUID(int=number)) if self.postgres else f"{number:032x}"
+            said = self._said(r, adapt=not self.postgres)
+            modified: Any = r.item.modified
+            if modified is not None and not self.postgres:
+                modified = self.adapt_moment(modified)
             statements.append(
-                (statement_id, r.subject, r.claim.predicate, r.object, self.org_id,
-                 self.actor.pk, now, now, r.claim.modified, *said)
+                (statement_id, r.subject, r.item.predicate, r.object, org, author, stamp, stamp,
+                 modified, *said, r.item.folded, "unreviewed", 1, False)
             )  # fmt: skip
-            versions.append((statement_id, now, self.actor.pk, *said[:-1]))
+            versions.append((statement_id, stamp, author, *said, 1, "created", "import", False))
             if r.marking is Marking.RED:
-                grants += [(statement_id, u.pk, self.actor.pk, now) for u in self.recipients]
+                grants += [(statement_id, u.pk, author, now) for u in self.recipients]
         _WRITERS.statements().insert(statements)
         _WRITERS.versions().insert(versions)
         _WRITERS.grants().insert(grants)
         if revisions:
             self._revise(revisions)
 
-    def _said(self, r: _Resolved) -> tuple[Any, ...]:
-        """What a statement and its first version both say, in ``_SAID`` order, then the
-        statement's ``folded`` look-up column."""
-        claim = r.claim
-        source = claim.source or claim.original_source
-        if claim.original_source and claim.source and claim.original_source not in claim.source:
-            source = f"{claim.source} (by {claim.original_source})"
-        needs_investigation = r.marking is Marking.AMBER or self.options.investigation is not None
-        investigation = self.options.investigation if needs_investigation else None
+    def _said(self, r: _Resolved, *, adapt: bool) -> tuple[Any, ...]:
+        """What a statement and its first version both say, in ``_SAID`` order."""
+        item = r.item
+        first: Any = item.first_seen
+        last: Any = item.last_seen
+        if adapt:
+            first = None if first is None else self.adapt_moment(first)
+            last = None if last is None else self.adapt_moment(last)
         return (
-            r.value,
-            int(r.marking),
-            investigation.pk if investigation else None,
-            source[:4000],
-            "; ".join((self.evidence, *claim.terms))[:4000],
-            claim.first_seen,
-            claim.last_seen,
-            claim.confidence,
-            claim.source_grade,
-            claim.information_grade,
-            entities.fold(r.value) if r.value is not None else "",
-        )
+            item.value, int(r.marking), self.investigation_id, item.source, item.evidence,
+            first, last, item.confidence, item.source_grade, item.information_grade,
+        )  # fmt: skip
 
 
 _SAID = ("value", "marking", "investigation", "source", "evidence", "first_seen", "last_seen",
          "confidence", "source_grade", "information_grade")  # fmt: skip
+_NAME_FUNCTIONAL = predicates.get("name").functional
 
 
 class _Writers:
@@ -538,21 +497,22 @@ class _Writers:
         columns = ("id", "subject", "predicate", "object", "organization", "author",
                    "created_at", "updated_at", "source_modified", *_SAID, "folded", "vetting",
                    "version", "retracted")  # fmt: skip
-        return self._get(
-            "statements", lambda: _Constants(Statement, columns, ("unreviewed", 1, False))
-        )
+        return self._get("statements", lambda: RowWriter(Statement, columns, adapt_dates=False))
 
     def versions(self) -> RowWriter:
         columns = ("statement", "edited_at", "edited_by", *_SAID, "number", "change", "note",
                    "retracted")  # fmt: skip
-        constants = (1, StatementVersion.Change.CREATED.value, "import", False)
-        return self._get("versions", lambda: _Constants(StatementVersion, columns, constants))
+        return self._get(
+            "versions", lambda: RowWriter(StatementVersion, columns, adapt_dates=False)
+        )
 
     def grants(self) -> RowWriter:
         columns = ("statement", "user", "granted_by", "granted_at", "reason")
-        constants = (Grant.Reason.RECIPIENT.value,)
         return self._get(
-            "grants", lambda: _Constants(Grant, columns, constants, ignore_conflicts=True)
+            "grants",
+            lambda: _Constants(
+                Grant, columns, (Grant.Reason.RECIPIENT.value,), ignore_conflicts=True
+            ),
         )
 
     def entities(self) -> RowWriter:
@@ -583,13 +543,26 @@ _WRITERS = _Writers()
 
 
 _Key = tuple[str, str, str | None, str | None]
+_Row = tuple[str, str, str]  # an entity row: id, type, key
 _Slot = tuple[str, str]
 
 
 @dataclass(frozen=True)
 class _Known:
-    pk: uuid.UUID
+    pk: Any  # as the database returns it: 32 hex digits on SQLite, a UUID on PostgreSQL
     modified: dt.datetime | None
+
+
+def _uuid(pk: Any) -> uuid.UUID:
+    return pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk))
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    """A timestamp as read without the ORM: SQLite keeps UTC without a zone."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def _newer(claimed: dt.datetime | None, stored: dt.datetime | None) -> bool:
@@ -604,13 +577,6 @@ def _functional(predicate: str) -> bool:
         return False
 
 
-def _is_relationship(predicate: str) -> bool:
-    try:
-        return predicates.get(predicate).relationship
-    except KeyError:
-        return False
-
-
 def _domain(entity_id: str) -> bool:
     return entity_id.partition("--")[0] in DOMAIN_TYPES
 
@@ -621,21 +587,8 @@ class _Reject(Exception):
         self.reason = reason
 
 
-class _Counted(io.RawIOBase):
-    """A file that reports how many bytes were read, for a progress bar by size."""
-
-    def __init__(self, raw: BinaryIO, progress: Callable[[int], None]) -> None:
-        self.raw = raw
-        self.progress = progress
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        count = self.raw.readinto(buffer)  # type: ignore[attr-defined]
-        if count:
-            self.progress(count)
-        return int(count or 0)
+# Files at least this large are read by a separate process when the caller allows it.
+SEPARATE_READER_BYTES = 8 << 20
 
 
 def import_path(
@@ -646,27 +599,29 @@ def import_path(
     options: ImportOptions,
     mapping: dict[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
+    separate_reader: bool = False,
 ) -> ImportSummary:
     """Import a file: its SHA-256 is taken first, then it is read once, streamed.
 
-    ``progress`` is told how many bytes of the file each read consumed.
+    ``progress`` is told how many more bytes of the file are done. ``separate_reader``
+    allows a reading process for files of ``SEPARATE_READER_BYTES`` or more (see ``ingest``).
     """
     try:
         digest = sha256_of(path)
         raw = path.open("rb")
+        size = path.stat().st_size
     except OSError as exc:
         raise FileError(f"cannot read {path}: {exc.strerror}") from None
     with raw:
-        stream: BinaryIO = raw
-        if progress is not None:
-            stream = cast(BinaryIO, io.BufferedReader(_Counted(raw, progress), 1 << 16))
         return ingest(
             actor,
             importer,
-            stream,
+            cast(BinaryIO, raw),
             options=options,
             context=ImportContext(filename=path.name, mapping=mapping or {}),
             sha256=digest,
+            progress=progress,
+            separate_reader=separate_reader and size >= SEPARATE_READER_BYTES,
         )
 
 

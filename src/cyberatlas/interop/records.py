@@ -12,7 +12,7 @@ their reader, and write a file.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
@@ -82,6 +82,9 @@ class ImportContext:
 
     filename: str = ""
     mapping: Mapping[str, str] = field(default_factory=dict)  # CSV: column -> meaning
+    # A reader that does not read the stream front to back (STIX maps the file) may say here
+    # how many bytes of the input lie behind what it has yielded, for progress bars.
+    position: Callable[[int], None] | None = None
 
 
 class Importer(Protocol):

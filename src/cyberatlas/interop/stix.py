@@ -431,7 +431,11 @@ class StixImporter:
             return orjson.loads(buf[doc.starts[i] : doc.ends[i]])  # parsed in pass 1: valid
 
         linked = array("q")
-        for i in range(len(doc.starts)):
+        total = len(doc.starts)
+        tell = context.position or _ignore
+        size, steps = len(buf), max(2 * total, 1)  # progress: two passes over the objects
+        for i in range(total):
+            tell(size * i // steps)
             if doc.sro[i]:
                 linked.append(i)
                 continue
@@ -439,8 +443,14 @@ class StixImporter:
             yield from records
             if waiting:
                 linked.append(i)
-        for i in linked:
+        for n, i in enumerate(linked):
+            tell(size * (total + n * total // len(linked)) // steps)
             yield from mapper.map(where.format(i), item(i), deferred=True)[0]
+        tell(size)
+
+
+def _ignore(position: int) -> None:
+    pass
 
 
 def _throughput(count: int) -> None:

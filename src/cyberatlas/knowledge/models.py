@@ -6,13 +6,13 @@ statements they may read (see ``policy.py``).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.db import models
 from django.utils import timezone
 
 from cyberatlas.accounts.models import Organization, User
+from cyberatlas.core.ids import ordered_uuid
 from cyberatlas.core.tlp import Marking
 from cyberatlas.investigations.models import Investigation
 
@@ -70,11 +70,20 @@ class StatementFields(models.Model):
 class Statement(StatementFields):
     """One data point; its current version is denormalized here for reading."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    subject = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="statements")
+    # Time-ordered: a large import appends to the indexes instead of writing all over them.
+    id = models.UUIDField(primary_key=True, default=ordered_uuid, editable=False)
+    # The foreign keys below lead the composite indexes in Meta, which serve them.
+    subject = models.ForeignKey(
+        Entity, on_delete=models.PROTECT, related_name="statements", db_index=False
+    )
     predicate = models.CharField(max_length=64)
     object = models.ForeignKey(
-        Entity, on_delete=models.PROTECT, null=True, blank=True, related_name="incoming"
+        Entity,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="incoming",
+        db_index=False,
     )
     investigation = models.ForeignKey(
         Investigation, on_delete=models.PROTECT, null=True, blank=True, related_name="statements"
@@ -83,7 +92,7 @@ class Statement(StatementFields):
         max_length=200, blank=True, help_text="Case-folded start of the value, for look-ups"
     )
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="statements"
+        Organization, on_delete=models.PROTECT, related_name="statements", db_index=False
     )
     author = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="statements"
@@ -142,7 +151,9 @@ class StatementVersion(StatementFields):
         REMARKED = "re-marked"
         RETRACTED = "retracted"
 
-    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="versions")
+    statement = models.ForeignKey(  # unique_version serves it
+        Statement, on_delete=models.CASCADE, related_name="versions", db_index=False
+    )
     number = models.PositiveIntegerField()
     change = models.CharField(max_length=20, choices=Change.choices)
     edited_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+")
@@ -166,7 +177,9 @@ class Grant(models.Model):
         RECIPIENT = "recipient"
         RELEASE = "release"
 
-    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="grants")
+    statement = models.ForeignKey(  # unique_grant serves it
+        Statement, on_delete=models.CASCADE, related_name="grants", db_index=False
+    )
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="grants")
     reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.RECIPIENT)
     granted_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+")
