@@ -94,8 +94,8 @@ class RowWriter:
             if self.ignore_conflicts:
                 target = self.incoming
                 cursor.execute(
-                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} "
-                    f"(LIKE {self.table} INCLUDING DEFAULTS) ON COMMIT DROP"
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} ON COMMIT DROP "
+                    f"AS SELECT {self.columns} FROM {self.table} WITH NO DATA"
                 )
                 cursor.execute(f"TRUNCATE {target}")
             with cursor.copy(f"COPY {target} ({self.columns}) FROM STDIN") as copy:
