@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
+from django.db import connection, transaction
 
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import InvalidInput, NotFound
-from cyberatlas.interop import ingest, matching, pipeline
+from cyberatlas.interop import ingest, matching, pipeline, plugins
 from cyberatlas.interop.models import ImportRun, MatchProposal
 from cyberatlas.interop.records import Claim, FileError, ImportContext, Record, Ref, Rejected
-from cyberatlas.knowledge import reads
+from cyberatlas.knowledge import entities, reads
 from cyberatlas.knowledge.models import Entity, Statement
 from tests.factories import investigation, org, person, say
 
@@ -281,3 +283,118 @@ def test_a_newer_source_version_revises_and_an_older_one_changes_nothing(people)
     assert [v.change for v in reads.history(alice, description.pk)] == ["created", "revised"]
     assert counts(run(alice, version(v1, "Sells kits.", 50))) == (0, 0, 2, 0)
     assert Statement.objects.get(predicate="description").value == "Sells kits and mules."
+
+
+# -- the reading process, the word index, progress ---------------------------------------------
+
+STIX_FIXTURE = Path(__file__).parent.parent / "fixtures" / "stix" / "oasis-apt1.json"
+
+
+def _said_by(actor) -> set[tuple[str, str, str | None, str | None]]:
+    return set(
+        Statement.objects.filter(organization=actor.organization).values_list(
+            "subject_id", "predicate", "value", "object_id"
+        )
+    )
+
+
+def _import_fixture(actor, *, separate: bool, progress=None):
+    return ingest.import_path(
+        actor,
+        STIX_FIXTURE,
+        plugins.importer("stix"),
+        options=ingest.ImportOptions(tlp=Marking.GREEN),
+        progress=progress,
+        separate_reader=separate,
+    )
+
+
+def test_a_reading_process_writes_what_reading_here_writes(people, monkeypatch):
+    monkeypatch.setattr(ingest, "SEPARATE_READER_BYTES", 0)
+    alice = people["alice"]
+    with transaction.atomic():
+        here = counts(_import_fixture(alice, separate=False))
+        expected = _said_by(alice)
+        transaction.set_rollback(True)
+    assert Statement.objects.count() == 0 and here[0] > 100
+    moved: list[int] = []
+    summary = _import_fixture(alice, separate=True, progress=moved.append)
+    assert counts(summary) == here
+    # Domain objects without an identifier in the input get new ids; everything else matches.
+    assert _said_by(alice) == expected
+    assert sum(moved) == STIX_FIXTURE.stat().st_size
+
+
+def test_progress_reaches_the_file_size_when_read_here(people):
+    moved: list[int] = []
+    _import_fixture(people["alice"], separate=False, progress=moved.append)
+    assert sum(moved) == STIX_FIXTURE.stat().st_size and len(moved) >= 1
+
+
+def test_a_file_error_in_the_reading_process_aborts_with_its_location(people, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(STIX_FIXTURE.read_bytes()[:30000])
+    with broken.open("rb") as stream, pytest.raises(FileError) as raised:
+        ingest.ingest(
+            people["alice"],
+            plugins.importer("stix"),
+            stream,
+            options=ingest.ImportOptions(tlp=Marking.GREEN),
+            context=ImportContext(filename="broken.json"),
+            sha256="cd" * 32,
+            separate_reader=True,
+        )
+    assert raised.value.location  # where the input stops making sense
+    assert Statement.objects.count() == 0 and Entity.objects.count() == 0
+
+
+class CrashingImporter(ListImporter):
+    def read(self, stream, context) -> Iterator[Record]:
+        yield domain("first.example.com")
+        raise ZeroDivisionError("a bug in a plugin")
+
+
+def test_a_crash_in_the_reading_process_is_reported_and_writes_nothing(people):
+    with pytest.raises(pipeline.ReaderFailed, match="ZeroDivisionError: a bug in a plugin"):
+        ingest.ingest(
+            people["alice"],
+            CrashingImporter([], Marking.GREEN),
+            io.BytesIO(b""),
+            options=ingest.ImportOptions(),
+            context=ImportContext(filename="x"),
+            sha256="ef" * 32,
+            separate_reader=True,
+        )
+    assert Statement.objects.count() == 0
+
+
+def _words_trigger() -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s",
+            ["knowledge_statement_words_insert"],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 word index")
+def test_an_import_feeds_the_word_index_and_puts_its_trigger_back(people):
+    before = _words_trigger()
+    assert before is not None
+    alice = people["alice"]
+    with pytest.raises(FileError):
+        run(alice, [domain(f"d{n}.example.com", n) for n in range(5)], fail=True)
+    assert _words_trigger() == before  # rolled back with the failed import
+    _import_fixture(alice, separate=False)
+    assert _words_trigger() == before
+    hits = entities.search(alice, "espionage operators")
+    assert any(hit.type == "intrusion-set" for hit in hits)
+    with connection.cursor() as cursor:  # FTS5 checks its index against the statements
+        cursor.execute(
+            "INSERT INTO knowledge_statement_words(knowledge_statement_words, rank) "
+            "VALUES ('integrity-check', 1)"
+        )
+    # The trigger still feeds statements written one by one.
+    say(alice, "domain-name:later.example.com", "description", "zanzibar quokka sighting")
+    assert entities.search(alice, "quokka")
