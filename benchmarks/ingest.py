@@ -127,7 +127,11 @@ def run_database(database: str, paths: list[Path]) -> None:
     for user, path in zip(users, paths, strict=True):
         t0 = time.perf_counter()
         summary = ingest.import_path(
-            user, path, plugins.importer("stix"), options=ingest.ImportOptions()
+            user,
+            path,
+            plugins.importer("stix"),
+            options=ingest.ImportOptions(),
+            separate_reader=True,  # as `cyberatlas import` does
         )
         count = summary.items
         objects += int(path.stem.rsplit("-", 1)[1])  # the count is in the name: no re-reading
@@ -138,10 +142,16 @@ def run_database(database: str, paths: list[Path]) -> None:
             flush=True,
         )
     elapsed = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own, readers = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
     print(
         f"{database}: imported {objects:,} objects in {elapsed:.1f} s = "
-        f"{objects / elapsed:,.0f} objects/s; peak memory {peak_mb:,.0f} MB",
+        f"{objects / elapsed:,.0f} objects/s; peak memory {own.ru_maxrss / 1024:,.0f} MB "
+        f"(writing process), {readers.ru_maxrss / 1024:,.0f} MB (largest reading process); "
+        f"CPU {own.ru_utime + own.ru_stime:.1f} s writing, "
+        f"{readers.ru_utime + readers.ru_stime:.1f} s reading; "
+        f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
 

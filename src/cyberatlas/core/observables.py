@@ -84,11 +84,15 @@ def deterministic_id(type_: str, contributing: dict[str, object]) -> str:
     return f"{type_}--{uuid.uuid5(_SCO_NAMESPACE, data)}"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_WHITESPACE = re.compile(r"\s")
+
+
 def _plain(value: object) -> bool:
     """Values whose JCS form equals compact sorted ``json.dumps``: no floats, no lone
     surrogates, ASCII keys (JCS sorts keys by UTF-16 code units, Python by code points)."""
     if isinstance(value, str):
-        return value.isprintable() and all(not 0xD800 <= ord(c) <= 0xDFFF for c in value)
+        return value.isprintable() and not _SURROGATE.search(value)
     if isinstance(value, bool) or not isinstance(value, int | dict):
         return False
     if isinstance(value, int):
@@ -292,7 +296,7 @@ def _normalize_url(raw: str) -> Observable:
     text = refang(raw.strip()).strip()
     if not text:
         raise InvalidObservable("url", raw, "empty value")
-    if any(c.isspace() for c in text):
+    if _WHITESPACE.search(text):
         raise InvalidObservable("url", raw, "contains whitespace")
     try:
         parts = urlsplit(text)
@@ -471,7 +475,8 @@ def _normalize_wallet(raw: str) -> Observable:
     text = raw.strip()
     if not text:
         raise InvalidObservable("cryptocurrency-wallet", raw, "empty value")
-    if any(c.isspace() or not c.isprintable() for c in text) or len(text) > 256:
+    # Every white space but " " is unprintable too.
+    if not text.isprintable() or " " in text or len(text) > 256:
         raise InvalidObservable("cryptocurrency-wallet", raw, "not an address-like string")
     try:
         wallet = parse_wallet(text)

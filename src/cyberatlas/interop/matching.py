@@ -21,6 +21,7 @@ from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import InvalidInput, NotFound
 from cyberatlas.knowledge import entities, policy, services
 
+from .bulk import any_of
 from .models import MatchProposal
 
 KINDS = {
@@ -53,7 +54,7 @@ def _propose(actor: User, ids: Sequence[str]) -> int:
     readable = policy.visible_statements(actor)
     found: dict[tuple[str, str], tuple[str, int]] = {}
 
-    names = readable.filter(subject_id__in=ids, predicate__in=entities.NAME_PREDICATES)
+    names = readable.filter(subject_id__in=any_of(ids), predicate__in=entities.NAME_PREDICATES)
     mine: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     for subject_id, folded, value, marking in names.values_list(
         "subject_id", "folded", "value", "marking"
@@ -61,7 +62,7 @@ def _propose(actor: User, ids: Sequence[str]) -> int:
         mine[folded].append((subject_id, value or "", marking))
     if mine:
         same_names = readable.filter(
-            predicate__in=entities.NAME_PREDICATES, folded__in=list(mine)
+            predicate__in=entities.NAME_PREDICATES, folded__in=any_of(mine)
         ).values_list("subject_id", "subject__type", "folded", "marking")
         for other, other_type, folded, marking in same_names:
             for subject_id, value, own_marking in mine[folded]:
@@ -69,14 +70,14 @@ def _propose(actor: User, ids: Sequence[str]) -> int:
                     _note(found, subject_id, other, f"both are named {value!r}",
                           max(marking, own_marking))  # fmt: skip
 
-    links = readable.filter(subject_id__in=ids, object__type__in=TELLING).values_list(
+    links = readable.filter(subject_id__in=any_of(ids), object__type__in=TELLING).values_list(
         "subject_id", "object_id", "object__key", "marking"
     )
     by_object: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     for subject_id, object_id, key, marking in links:
         by_object[object_id].append((subject_id, key, marking))
     if by_object:
-        sharing = readable.filter(object_id__in=list(by_object)).values_list(
+        sharing = readable.filter(object_id__in=any_of(by_object)).values_list(
             "subject_id", "subject__type", "object_id", "marking"
         )
         for other, other_type, object_id, marking in sharing:
