@@ -401,3 +401,23 @@ def test_an_import_feeds_the_word_index_and_puts_its_trigger_back(people):
     # The trigger still feeds statements written one by one.
     say(alice, "domain-name:later.example.com", "description", "zanzibar quokka sighting")
     assert entities.search(alice, "quokka")
+
+
+@pytest.mark.parametrize("batch", [2, pipeline.BATCH], ids=["across batches", "in one batch"])
+def test_two_versions_in_one_input_keep_the_newer(people, monkeypatch, batch):
+    import datetime as dt
+
+    monkeypatch.setattr(pipeline, "BATCH", batch)
+    actor = Ref("threat-actor", stix_id="threat-actor--55555555-5555-4555-8555-555555555555")
+    old, new = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    records = [
+        Claim("o1", actor, "description", value="Sells kits.", modified=old),
+        Claim("o1", actor, "name", value="Wire Gang", modified=old),
+        Claim("o2", actor, "description", value="Sells kits and mules.", modified=new),
+        Claim("o3", actor, "description", value="Sells kits.", modified=old),
+    ]
+    summary = run(people["alice"], records)
+    assert [s.value for s in Statement.objects.filter(predicate="description")] == [
+        "Sells kits and mules."
+    ]
+    assert counts(summary) == (2, 1, 1, 0)

@@ -260,6 +260,7 @@ class _Writer:
         self.names: dict[tuple[str, str], str] = {}  # (type, folded name) -> entity id
         self.domain_entities: set[str] = set()
         self.seen_keys: set[_Key] = set()
+        self.written_subjects: set[str] = set()  # subjects of statements this import wrote
         self.pending_names: list[tuple[str, str]] = []  # entities this batch created by name
         self.recipients = [u for u in options.recipients if u.pk != actor.pk]
         self.markings: dict[Marking | None, Marking] = {}
@@ -421,7 +422,15 @@ class _Writer:
     ) -> tuple[dict[_Key, _Known], dict[_Slot, _Known]]:
         """The statements this organization already made about these subjects that the actor
         may read: by their full key, and by (subject, predicate) for functional predicates."""
-        subjects = {r.subject for r in resolved}
+        # A subject this import created has no statements but those it wrote in earlier
+        # batches: most subjects of a large import need no look-up at all.
+        subjects = {
+            r.subject
+            for r in resolved
+            if r.subject not in self.created_here or r.subject in self.written_subjects
+        }
+        if not subjects:
+            return {}, {}
         # Only the subject narrows in SQL: an organization filter tempts the planner to walk
         # that organization's whole (ever growing) index instead of each subject's few rows.
         query = (
@@ -470,14 +479,26 @@ class _Writer:
         by_key, by_slot = self._existing(resolved)
         revisions: list[tuple[_Known, _Resolved]] = []
         fresh: list[_Resolved] = []
+        dated: dict[_Slot, int] = {}  # one-valued properties of this batch -> place in fresh
         seen_keys, visible, summary = self.seen_keys, self.visible, self.summary
         for r in resolved:
             item = r.item
             key = (r.subject, item.predicate, item.value, r.object)
             known = by_key.get(key)
+            slot = (r.subject, item.predicate)
             if known is None and item.functional and item.modified is not None:
                 # Another version of a one-valued property, from a source that dates them.
-                known = by_slot.get((r.subject, item.predicate))
+                known = by_slot.get(slot)
+                if known is None and slot in dated and key not in seen_keys:
+                    # Two versions in one batch (a bundle may hold several): the newer is kept.
+                    place = dated[slot]
+                    if _newer(item.modified, fresh[place].item.modified):
+                        fresh[place] = r
+                        summary.merged += 1
+                    else:
+                        summary.unchanged += 1
+                    seen_keys.add(key)
+                    continue
             if known is not None or key in seen_keys:
                 if known is not None and _newer(item.modified, known.modified):
                     revisions.append((known, r))
@@ -490,6 +511,8 @@ class _Writer:
                 summary.merged += 1
             else:
                 summary.created += 1
+            if item.functional and item.modified is not None:
+                dated[slot] = len(fresh)
             fresh.append(r)
         now = timezone.now()
         stamp = now if self.postgres else self.adapt_moment(now)
@@ -515,6 +538,7 @@ class _Writer:
         if self.words is not None and before is not None:
             self.words.add_after(before)
         _WRITERS.versions().insert(versions)
+        self.written_subjects.update(r.subject for r in fresh)
         _WRITERS.grants().insert(grants)
         if revisions:
             self._revise(revisions)
