@@ -3,8 +3,8 @@
 Parsing, mapping and normalizing an object costs about as much as writing it, and both take
 one core each; a large import therefore reads in a forked process (the reader) and sends
 ready batches through a pipe to the process that holds the transaction (the writer). The
-reader never touches the database: it parses, maps and normalizes, all pure code. The pipe
-holds one batch at a time, so memory stays bounded however large the input.
+reader never touches the database: it parses, maps and normalizes, all pure code. At most
+``LOOKAHEAD`` batches wait between the two, so memory stays bounded however large the input.
 
 Each batch carries its claims prepared (``prepare.py``) and how far through the input the
 reader is.
@@ -15,6 +15,9 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import pickle
+import queue
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -26,6 +29,7 @@ from .prepare import Prepared, Preparer
 from .records import FileError, ImportContext, Importer
 
 BATCH = 2000
+LOOKAHEAD = 4  # batches the reader may be ahead of the writer
 
 
 @dataclass
@@ -118,15 +122,16 @@ def batches(
     )
     reader.start()
     sending.close()
+    inbox = _Inbox(receiving)
     try:
         while True:
-            try:
-                kind, payload = receiving.recv()
-            except EOFError:
+            message = inbox.get()
+            if message is None:
                 reader.join()
                 raise ReaderFailed(
                     f"the reading process ended without finishing (exit code {reader.exitcode})"
-                ) from None
+                )
+            kind, payload = pickle.loads(message)
             if kind == "batch":
                 yield payload
             elif kind == "end":
@@ -140,7 +145,43 @@ def batches(
         if reader.is_alive():
             reader.terminate()
         reader.join()
-        receiving.close()
+        inbox.close()
+
+
+class _Inbox:
+    """Receives the reader's messages on a thread, ``LOOKAHEAD`` of them ahead of the writer,
+    so that neither process waits for the other at each batch. The pipe is read while the
+    thread holds no lock (``recv_bytes`` releases the GIL); the writer unpickles."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=LOOKAHEAD)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._pump, name="cyberatlas-inbox", daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                message: bytes | None = self.connection.recv_bytes()
+            except (EOFError, OSError):
+                message = None
+            while not self.stopped.is_set():
+                try:
+                    self.queue.put(message, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if message is None:
+                return
+
+    def get(self) -> bytes | None:
+        return self.queue.get()
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.connection.close()
 
 
 def _reader(
@@ -153,12 +194,16 @@ def _reader(
     """The reader process: everything but the database."""
     try:
         for batch in _read(importer, stream, context, preparer):
-            out.send(("batch", batch))
-        out.send(("end", None))
+            out.send_bytes(_packed("batch", batch))
+        out.send_bytes(_packed("end", None))
     except FileError as exc:
-        out.send(("file-error", (exc.reason, exc.location)))
+        out.send_bytes(_packed("file-error", (exc.reason, exc.location)))
     except BaseException:
-        out.send(("crash", traceback.format_exc()))
+        out.send_bytes(_packed("crash", traceback.format_exc()))
     finally:
         out.close()
         os._exit(0)  # no atexit handlers, no finalizers: the database connection is the writer's
+
+
+def _packed(kind: str, payload: object) -> bytes:
+    return pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
