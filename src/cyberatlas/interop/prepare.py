@@ -26,6 +26,8 @@ from cyberatlas.knowledge.entities import fold
 
 from .records import Claim, Record, Ref, Rejected
 
+CACHED = 200_000  # normalized values and ids remembered, each (then forgotten: bounded memory)
+
 
 class Target(NamedTuple):
     """One end of a claim: an entity by id, or a domain object by name."""
@@ -156,6 +158,8 @@ class Preparer:
                 found = (observable.stix_id, observable.key)
             except InvalidObservable as exc:
                 found = str(exc)
+            if len(self.observables) >= CACHED:
+                self.observables.clear()
             self.observables[cache_key] = found
         if isinstance(found, str):
             raise _Reject(found)
@@ -174,6 +178,8 @@ class Preparer:
                     found = (parsed.value, "")
             except (BadReference, InvalidObservable) as exc:
                 found = ("", str(exc))
+            if len(self.ids) >= CACHED:
+                self.ids.clear()
             self.ids[cache_key] = found
         if found[1]:
             raise _Reject(found[1])
