@@ -44,9 +44,9 @@ from .prepare import Prepared, Preparer, Ready, Target
 from .records import FileError, ImportContext, Importer, Rejected
 
 KEPT_REJECTIONS = 1000
-# SQLite's page cache while an import writes (KiB): the indexes of a million statements fit,
-# so their inserts rarely wait for a read. Given back when the import ends.
-IMPORT_CACHE_KIB = 768 * 1024
+# SQLite's page cache while an import writes (KiB): the indexes that take random inserts fit
+# for a million statements. Given back when the import ends.
+IMPORT_CACHE_KIB = 512 * 1024
 
 
 class StrictAbort(CyberatlasError):

@@ -12,6 +12,9 @@ reader is.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import io
 import multiprocessing
 import os
@@ -120,7 +123,7 @@ def batches(
         args=(importer, stream, context, preparer, sending),
         name="cyberatlas-reader",
     )
-    reader.start()
+    _forking(reader)
     sending.close()
     inbox = _Inbox(receiving)
     try:
@@ -146,6 +149,28 @@ def batches(
             reader.terminate()
         reader.join()
         inbox.close()
+
+
+def _forking(reader: multiprocessing.process.BaseProcess) -> None:
+    """Start the reader with as little of this process's memory to copy as possible: freed
+    memory goes back to the system first, and the objects that exist now are kept away from
+    the reader's garbage collector, which would otherwise touch, and so copy, every page of
+    them (the usual way to fork a large Python process)."""
+    _release_free_memory()
+    gc.disable()
+    gc.freeze()
+    try:
+        reader.start()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def _release_free_memory() -> None:
+    """glibc's ``malloc_trim``: give memory freed by earlier work (a page cache shrunk after
+    an import, say) back to the system, so that a forked reader does not inherit it."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class _Inbox:
@@ -192,6 +217,7 @@ def _reader(
     out: Connection,
 ) -> None:
     """The reader process: everything but the database."""
+    gc.enable()  # frozen objects stay out of its collections
     try:
         for batch in _read(importer, stream, context, preparer):
             out.send_bytes(_packed("batch", batch))
