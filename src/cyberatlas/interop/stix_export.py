@@ -27,9 +27,10 @@ References are to the OASIS STIX 2.1 OS specification, written "STIX §x".
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
 import orjson
@@ -57,8 +58,12 @@ _NAME_OPTIONAL = frozenset({"indicator", "location", "grouping", "note", "opinio
 _OPINIONS = ("strongly-disagree", "disagree", "neutral", "agree", "strongly-agree")
 _RESULTS = ("malicious", "suspicious", "benign", "unknown")
 _WHERE_SIGHTED = frozenset({"identity", "location"})
+_SIGHTED = DOMAIN_TYPES - _CONTAINERS  # what a "sightings" count is a sighting of
+# A version 4 UUID as ``str(uuid.UUID(...))`` writes it, which needs no parsing.
+_CANONICAL_V4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
+@functools.lru_cache(maxsize=4096)  # a page's statements share few times
 def _ts(value: dt.datetime) -> str:
     """STIX §3.2 timestamp: UTC, millisecond precision."""
     if value.tzinfo is None:
@@ -67,13 +72,28 @@ def _ts(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
+def _opaque(statement: ExportStatement) -> bool:
+    """Whether a statement names an opaque observable, which STIX cannot rebuild."""
+    target = statement.object
+    return statement.subject.type in OPAQUE_OBSERVABLE_TYPES or (
+        target is not None and target.type in OPAQUE_OBSERVABLE_TYPES
+    )
+
+
 def _id(type_: str, *parts: str) -> str:
     return f"{type_}--{uuid.uuid5(_NAMESPACE, chr(31).join(parts))}"
+
+
+@functools.lru_cache(maxsize=256)
+def _extension_id(identity_name: str, type_: str) -> str:
+    return _id("extension-definition", "new-sco", identity_name, type_)
 
 
 def _statement_id(type_: str, statement_id: str) -> str:
     """An SRO's id: the statement's own UUID (stable, and what TAXII looks objects up by) when
     it is a version 4 UUID, as STIX §2.9 asks of SROs; otherwise one derived from it."""
+    if _CANONICAL_V4.fullmatch(statement_id):
+        return f"{type_}--{statement_id}"
     try:
         found = uuid.UUID(statement_id)
     except ValueError:
@@ -116,39 +136,47 @@ def sco_properties(entity: ExportEntity) -> Obj | None:
     return {"value": key}
 
 
-@dataclass
 class _Entity:
-    entity: ExportEntity
-    markings: set[Marking] = field(default_factory=set)
-    properties: dict[str, list[ExportStatement]] = field(default_factory=dict)
-    refs: list[str] = field(default_factory=list)  # object_refs of a container
-    statements: list[ExportStatement] = field(default_factory=list)  # all folded into it
+    __slots__ = ("entity", "markings", "properties", "refs", "statements")
+
+    def __init__(self, entity: ExportEntity) -> None:
+        self.entity = entity
+        self.markings = {entity.marking}
+        self.properties: dict[str, list[str]] = {}  # distinct values by predicate, in order
+        self.refs: list[str] = []  # object_refs of a container
+        self.statements: list[ExportStatement] = []  # all folded into it
 
     def fold(self, statement: ExportStatement) -> None:
         self.markings.add(statement.marking)
         self.statements.append(statement)
-        if statement.value is not None:
-            values = self.properties.setdefault(statement.predicate, [])
-            if all(s.value != statement.value for s in values):
-                values.append(statement)
+        value = statement.value
+        if value is not None:
+            values = self.properties.get(statement.predicate)
+            if values is None:
+                self.properties[statement.predicate] = [value]
+            elif value not in values:
+                values.append(value)
 
     def values(self, predicate: str) -> list[str]:
-        return [s.value for s in self.properties.get(predicate, []) if s.value is not None]
+        return list(self.properties.get(predicate, ()))
 
 
 class _Builder:
-    def __init__(self, identity_name: str) -> None:
+    def __init__(
+        self, identity_name: str, batch: Callable[[], Iterable[ExportStatement]] | None = None
+    ) -> None:
         self.identity_name = identity_name
         self.identity_id = _id("identity", "cyberatlas-platform", identity_name)
         self.entities: dict[str, _Entity] = {}
         self.markings: set[Marking] = {Marking.CLEAR}  # the identity's
         self.custom_types: set[str] = set()
         self.first_created: dt.datetime | None = None
+        self.batch = batch  # the statements of the batch, when these are only part of it
 
     def entity(self, entity: ExportEntity) -> _Entity:
         found = self.entities.get(entity.id)
         if found is None:
-            found = self.entities[entity.id] = _Entity(entity, {entity.marking})
+            found = self.entities[entity.id] = _Entity(entity)
         return found
 
     def _common(self, object_id: str, marking: Marking) -> Obj:
@@ -158,15 +186,13 @@ class _Builder:
     def add(self, statement: ExportStatement) -> Iterator[Obj]:
         """Take one statement; yields the SRO it becomes, if any (entities come at the end)."""
         subject, target = statement.subject, statement.object
-        if subject.type in OPAQUE_OBSERVABLE_TYPES or (
-            target is not None and target.type in OPAQUE_OBSERVABLE_TYPES
-        ):
+        if _opaque(statement):
             return
         if self.first_created is None or statement.created < self.first_created:
             self.first_created = statement.created
         if target is None:
             holder = self.entity(subject)
-            if statement.predicate == "sightings" and subject.type in DOMAIN_TYPES - _CONTAINERS:
+            if statement.predicate == "sightings" and subject.type in _SIGHTED:
                 yield self._sighting(statement, None)
             else:
                 holder.fold(statement)
@@ -261,11 +287,20 @@ class _Builder:
 
     # -- entities -----------------------------------------------------------------------------
 
-    def objects(self) -> Iterator[Obj]:
-        for holder in self.entities.values():
+    def objects(self, ids: Iterable[str] | None = None) -> Iterator[Obj]:
+        """The objects of these entities (by default all seen), each folded from its statements."""
+        holders = self.entities.values() if ids is None else (self.entities[i] for i in ids)
+        for holder in holders:
             built = self._sdo(holder) if holder.entity.type in DOMAIN_TYPES else self._sco(holder)
             if built is not None:
                 yield built
+
+    def _undated(self) -> dt.datetime:
+        """The creation time of an object no statement dates: the batch's first statement's."""
+        if self.batch is not None:
+            dates = (s.created for s in self.batch() if not _opaque(s))
+            self.first_created, self.batch = min(dates, default=None), None
+        return self.first_created or _EPOCH
 
     def _sco(self, holder: _Entity) -> Obj | None:
         entity = holder.entity
@@ -282,7 +317,8 @@ class _Builder:
         if entity.type in CUSTOM_SCO_TYPES:
             # STIX §7.3: a custom SCO names the extension definition that defines it.
             self.custom_types.add(entity.type)
-            obj["extensions"] = {self._extension_id(entity.type): {"extension_type": "new-sco"}}
+            extension = _extension_id(self.identity_name, entity.type)
+            obj["extensions"] = {extension: {"extension_type": "new-sco"}}
         return obj
 
     def _sdo(self, holder: _Entity) -> Obj | None:
@@ -290,7 +326,7 @@ class _Builder:
         statements = holder.statements
         obj: Obj = {"type": type_} | self._common(entity.id, max(holder.markings))
         obj["created_by_ref"] = self.identity_id
-        created = min((s.created for s in statements), default=self.first_created or _EPOCH)
+        created = min(s.created for s in statements) if statements else self._undated()
         modified = max((s.modified for s in statements), default=created)
         obj["created"], obj["modified"] = _ts(created), _ts(max(created, modified))
         confidences = [s.confidence for s in statements if s.confidence is not None]
@@ -367,9 +403,6 @@ class _Builder:
 
     # -- meta objects ---------------------------------------------------------------------------
 
-    def _extension_id(self, type_: str) -> str:
-        return _id("extension-definition", "new-sco", self.identity_name, type_)
-
     def meta(self) -> Iterator[Obj]:
         created = _ts(self.first_created or _EPOCH)
         yield {
@@ -387,7 +420,7 @@ class _Builder:
             yield {
                 "type": "extension-definition",
                 "spec_version": "2.1",
-                "id": self._extension_id(type_),
+                "id": _extension_id(self.identity_name, type_),
                 "created_by_ref": self.identity_id,
                 "created": created,
                 "modified": created,
@@ -423,15 +456,18 @@ def stix_objects(
     entities: Iterable[ExportEntity] = (),
     *,
     identity_name: str = "cyberatlas",
+    endpoints: bool = True,
+    batch: Callable[[], Iterable[ExportStatement]] | None = None,
 ) -> list[Obj]:
     """The STIX objects (SDOs, SCOs, SROs) of these statements and of these entities even when
     no statement describes them, without the bundle's identity and marking definitions (TAXII
-    serves objects one by one)."""
-    builder = _Builder(identity_name)
-    for entity in entities:
-        builder.entity(entity)
+    serves objects one by one). ``endpoints=False`` leaves out the entities that only the
+    relationships name; ``batch`` gives, when asked, all the statements of a batch these are
+    part of, whose first statement dates an object that no statement dates."""
+    builder = _Builder(identity_name, batch)
+    given = [builder.entity(entity).entity.id for entity in entities]
     relations = [obj for statement in statements for obj in builder.add(statement)]
-    return list(builder.objects()) + relations
+    return list(builder.objects(None if endpoints else given)) + relations
 
 
 def _bundle_id() -> str:
