@@ -12,15 +12,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import orjson
-from django.db.models import Q, QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from cyberatlas.accounts.models import OrgKind, Role, User
+from cyberatlas.core.references import DOMAIN_TYPES
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import CyberatlasError
 from cyberatlas.investigations.models import Investigation
@@ -29,9 +32,10 @@ from cyberatlas.knowledge.models import Entity, Statement
 from cyberatlas.knowledge.services import CONTRIBUTOR_ROLES
 from cyberatlas.knowledge.sql import ColumnCondition
 
-from .exports import to_record
+from .exports import OrganizationNames, fetch_rows, record_rows, to_record
 from .models import TaxiiStatus
-from .records import ExportEntity
+from .records import ExportEntity, ExportStatement
+from .stix_export import stix_objects
 
 COMMUNITY = "6f1d2f4e-8a7b-4c39-9e21-3b0c5d7a9e10"
 _NAMESPACE = uuid.UUID("3c8e0d56-0f51-4f0b-8f64-2b5a1d9c7e42")
@@ -89,22 +93,23 @@ def collection_id(investigation: Investigation) -> str:
     return _v4_like(f"investigation:{investigation.pk}")
 
 
-def _may_write(user: User) -> bool:
+def _may_write(user: User, roles: set[str]) -> bool:
     org = user.organization
-    roles = user.role_names()
     return bool(org and org.kind != OrgKind.PARTNER and roles & set(CONTRIBUTOR_ROLES))
 
 
 def collections_for(user: User) -> list[Collection]:
     org = user.organization
+    roles = user.role_names()
+    may_write = _may_write(user, roles)
     community = Collection(
         COMMUNITY,
         "Community",
         "What you may read outside investigations.",
-        _may_write(user) and org is not None and org.kind == OrgKind.MEMBER,
+        may_write and org is not None and org.kind == OrgKind.MEMBER,
     )
     found = [community]
-    if Role.PARTNER in user.role_names():
+    if Role.PARTNER in roles:
         return found
     for investigation in Investigation.objects.filter(memberships__user=user).order_by("name"):
         found.append(
@@ -112,7 +117,7 @@ def collections_for(user: User) -> list[Collection]:
                 collection_id(investigation),
                 investigation.name,
                 "Statements of this investigation, for its members.",
-                _may_write(user),
+                may_write,
                 investigation,
             )
         )
@@ -160,8 +165,8 @@ def parse_timestamp(text: str) -> dt.datetime:
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt.UTC)
 
 
-def _cursor(statement: Statement) -> str:
-    raw = f"{statement.created_at.isoformat()}|{statement.pk}".encode()
+def _cursor(row: tuple[Any, ...]) -> str:
+    raw = f"{row[_CREATED].isoformat()}|{row[_ID]}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -181,14 +186,13 @@ def _later_than(at: dt.datetime, pk: uuid.UUID) -> Q:
     return Q(created_at__gte=at) & ~Q(created_at=at, pk__lte=pk)
 
 
-def _before(statement: Statement) -> Q:
-    return Q(created_at__lt=statement.created_at) | Q(
-        created_at=statement.created_at, pk__lt=statement.pk
-    )
+def _before(at: dt.datetime, pk: uuid.UUID) -> Q:
+    return Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk)
 
 
 def objects_page(user: User, collection: Collection, filters: Filters) -> Page:
-    """One page of objects, in the order they entered the collection."""
+    """One page of objects, in the order they entered the collection: the objects of the
+    statements after the cursor, built a part at a time until the page is full."""
     if filters.spec_versions and "2.1" not in filters.spec_versions:
         return Page([], None)
     base = _statements(user, collection)
@@ -198,31 +202,27 @@ def objects_page(user: User, collection: Collection, filters: Filters) -> Page:
     if filters.added_after:
         stream = stream.filter(created_at__gt=filters.added_after)
     stream = _narrowed(stream, filters)
+    statements = _Statements(user, base, stream, max(filters.limit, 200))
+    # Narrowed to some ids or types, the stream skips statements of the collection, so whether
+    # an entity was named before is asked at the start of each chunk, not of the page.
+    statements.contiguous = not (filters.ids or filters.types)
     items: list[Item] = []
-    next_cursor: str | None = None
-    scan = max(filters.limit, 200)
-    while len(items) < filters.limit:
-        rows = list(stream[:scan])
-        if not rows:
-            next_cursor = None
-            break
-        built = _build(user, base, rows)
-        for row, item in built:
+    start = part = 0
+    while True:
+        # As many statements as the missing objects took so far (half again for the first
+        # part), and twice as many each time a part falls short, up to a few chunks.
+        missing = filters.limit - len(items)
+        guess = missing * start // len(items) + missing // 5 + 16 if items else missing * 3 // 2
+        part = min(max(guess, 2 * part), 4 * statements.scan)
+        end = statements.read(start + part)
+        if end == start:
+            return Page(items, None)
+        for n, item in statements.objects(start, end):
             if _wanted(item, filters):
                 items.append(item)
             if len(items) == filters.limit:
-                next_cursor = _cursor(row)
-                break
-        else:
-            stream = stream.filter(_after(_cursor(rows[-1])))
-            if len(rows) < scan:
-                next_cursor = None
-                break
-            continue
-        break
-    if next_cursor is not None and not stream.filter(_after(next_cursor)).exists():
-        next_cursor = None
-    return Page(items, next_cursor)
+                return Page(items, statements.cursor_after(n))
+        start = end
 
 
 def _narrowed(stream: QuerySet[Statement], filters: Filters) -> QuerySet[Statement]:
@@ -255,67 +255,273 @@ def _wanted(item: Item, filters: Filters) -> bool:
     return not versions or item.version in versions
 
 
-def _build(
-    user: User, base: QuerySet[Statement], rows: Sequence[Statement]
-) -> list[tuple[Statement, Item]]:
-    """The objects these statements bring into the collection, each with its statement."""
-    touched = {r.subject_id for r in rows} | {r.object_id for r in rows if r.object_id}
-    first = rows[0]
-    earlier = base.filter(_before(first))
-    seen = set(earlier.filter(subject_id__in=touched).values_list("subject_id", flat=True))
-    seen |= set(earlier.filter(object_id__in=touched).values_list("object_id", flat=True))
-    emit: dict[str, Statement] = {}
-    for row in rows:
-        for entity_id in (row.subject_id, row.object_id):
-            if entity_id and entity_id not in seen and entity_id not in emit:
-                emit[entity_id] = row
-    objects = _stix_objects(user, base, emit, [r for r in rows if _relationship(r)])
-    built: list[tuple[Statement, Item]] = []
-    for row in rows:
-        for entity_id in (row.subject_id, row.object_id):
-            if entity_id and emit.get(entity_id) is row and entity_id in objects:
-                built.append((row, _item(objects[entity_id], row.created_at)))
-        if _relationship(row):
-            sro = objects.get(f"relationship--{row.pk}")
-            if sro is not None:
-                built.append((row, _item(sro, row.created_at)))
-    return built
+_Row = tuple[Any, ...]  # a statement, as ``exports.RECORD_FIELDS``
+_ID, _SUBJECT, _PREDICATE, _OBJECT, _MARKING, _CREATED = 0, 1, 2, 4, 5, 11
 
 
-def _relationship(statement: Statement) -> bool:
-    return statement.object_id is not None
+class _Statements:
+    """The statements of a page request, read a chunk of ``scan`` at a time, and the objects
+    they bring into the collection.
+
+    An entity comes at the first statement of its chunk that names it, unless a statement of
+    the collection named it before the chunk; a relationship statement brings its SRO. An
+    entity's object is built from all its property statements in the collection, and, as
+    objects always were, from the statements of its chunk: a container's ``object_refs`` come
+    from the chunk's ``refers-to`` statements, and an object that no statement dates is dated
+    by the chunk's first statement."""
+
+    def __init__(
+        self, user: User, base: QuerySet[Statement], stream: QuerySet[Statement], scan: int
+    ) -> None:
+        self.user = user
+        self.base = base
+        self.stream = stream
+        self.scan = scan
+        self.contiguous = True
+        self.rows: list[_Row] = []
+        self.ended = False  # whether the stream has no statements after ``rows``
+        self.decided = 0  # the entities of the rows before this one are decided
+        self.kinds: dict[str, tuple[str, str]] = {}  # type and key of each entity read
+        self.known: set[str] = set()  # the entities named by the rows decided
+        self.emit: dict[str, int] = {}  # entity: the row that brings it
+        self.properties: dict[str, list[_Row]] = {}  # of the entities brought
+        self.organizations = OrganizationNames(user.organization_id)
+
+    def read(self, end: int) -> int:
+        """Read whole chunks until there are ``end`` rows (or the stream ends); the rows there
+        are, up to ``end``."""
+        missing = end - len(self.rows)
+        if missing > 0 and not self.ended:
+            wanted = -(-missing // self.scan) * self.scan
+            stream = self.stream
+            if self.rows:
+                stream = stream.filter(_after(_cursor(self.rows[-1])))
+            found = record_rows(stream, limit=wanted)
+            self.rows += found
+            self.ended = len(found) < wanted
+        return min(end, len(self.rows))
+
+    def cursor_after(self, n: int) -> str | None:
+        """The cursor after row ``n``, if the stream goes on after it."""
+        cursor = _cursor(self.rows[n])
+        if n < len(self.rows) - 1:
+            return cursor
+        if self.ended or not self.stream.filter(_after(cursor)).exists():
+            return None
+        return cursor
+
+    def objects(self, start: int, end: int) -> list[tuple[int, Item]]:
+        """The objects rows ``start`` to ``end`` bring, each with the index of its row."""
+        self._decide(end)
+        emitted = [e for e, n in self.emit.items() if start <= n < end]
+        kinds = self.kinds
+        named = [e for e in emitted if kinds[e][0] in DOMAIN_TYPES or not kinds[e][1]]
+        labels = entities.labels(self.user, named)
+        built: list[tuple[int, Item]] = []
+        while start < end:
+            chunk_end = min(end, (start // self.scan + 1) * self.scan)
+            built += self._chunk_objects(start, chunk_end, labels)
+            start = chunk_end
+        return built
+
+    def _chunk_objects(
+        self, start: int, end: int, labels: dict[str, str]
+    ) -> list[tuple[int, Item]]:
+        """The objects of rows ``start`` to ``end``, all of one chunk."""
+        rows = self.rows
+        first, last = self._chunk(start)
+        emitted = [e for e, n in self.emit.items() if start <= n < end]
+        brought = set(emitted)
+        sros = [
+            row
+            for n, row in enumerate(rows[first:last], start=first)
+            if row[_OBJECT] is not None
+            and (start <= n < end or (row[_PREDICATE] == "refers-to" and row[_SUBJECT] in brought))
+        ]
+        properties = [row for e in emitted for row in self.properties[e]]
+        # An object is marked with the strictest of the statements behind it: its properties
+        # and the statement that brought it into the collection.
+        markings = {e: _MARKINGS[rows[self.emit[e]][_MARKING]] for e in emitted}
+        for row in properties:
+            markings[row[_SUBJECT]] = max(markings[row[_SUBJECT]], _MARKINGS[row[_MARKING]])
+        found = self._entities(
+            [*emitted, *(row[_SUBJECT] for row in sros), *(row[_OBJECT] for row in sros)],
+            labels,
+            markings,
+        )
+        records = self._records([*properties, *sros], found)
+        objects = {
+            obj["id"]: obj
+            for obj in stix_objects(
+                records,
+                [found[e] for e in emitted],
+                endpoints=False,
+                batch=lambda: self._batch(first),
+            )
+        }
+        built: list[tuple[int, Item]] = []
+        for n in range(start, end):
+            row = rows[n]
+            added = row[_CREATED]
+            for entity_id in (row[_SUBJECT], row[_OBJECT]):
+                if entity_id and self.emit.get(entity_id) == n and entity_id in objects:
+                    built.append((n, _item(objects[entity_id], added)))
+            if row[_OBJECT] is not None:
+                sro = objects.get(f"relationship--{row[_ID]}")
+                if sro is not None:
+                    built.append((n, _item(sro, added)))
+        return built
+
+    def _chunk(self, n: int) -> tuple[int, int]:
+        """The first and the end row of the chunk of row ``n`` (read whole)."""
+        first = n // self.scan * self.scan
+        return first, min(first + self.scan, len(self.rows))
+
+    def _entities(
+        self, ids: Iterable[str], labels: dict[str, str], markings: dict[str, Marking]
+    ) -> dict[str, ExportEntity]:
+        ids = set(ids)
+        missing = ids - self.kinds.keys()  # named only by statements of the chunk not decided
+        if missing:
+            found = Entity.objects.filter(_Among("id", missing)).values_list("id", "type", "key")
+            self.kinds.update((e, (type_, key)) for e, type_, key in fetch_rows(found))
+        kinds = self.kinds
+        return {
+            e: ExportEntity(
+                e,
+                kinds[e][0],
+                kinds[e][1],
+                labels.get(e, kinds[e][1]),
+                markings.get(e, Marking.CLEAR),
+            )
+            for e in ids
+        }
+
+    def _records(
+        self, rows: Sequence[_Row], found: dict[str, ExportEntity]
+    ) -> list[ExportStatement]:
+        names = self.organizations.of(row[6] for row in rows)
+        return [to_record(row, found, names) for row in rows]
+
+    def _decide(self, end: int) -> None:
+        """Decide which entities rows up to ``end`` bring: ask whether a statement of the
+        collection named them before their chunk, and read the properties of those brought."""
+        rows = self.rows
+        new: dict[str, int] = {}  # entity: the first row naming it
+        for n in range(self.decided, end):
+            for entity_id in (rows[n][_SUBJECT], rows[n][_OBJECT]):
+                if entity_id and entity_id not in self.known and entity_id not in new:
+                    new[entity_id] = n
+        if not new:
+            self.decided = max(self.decided, end)
+            return
+        # In a contiguous stream, what came before a later chunk is what came before the
+        # first one and the chunks read since, which name none of these.
+        groups: dict[int, list[str]] = {}
+        for entity_id, n in new.items():
+            groups.setdefault(0 if self.contiguous else self._chunk(n)[0], []).append(entity_id)
+        emitted = []
+        for first, ids in groups.items():
+            boundary = rows[first]
+            for some in _batches(ids):
+                for entity_id, type_, key, seen in _named_before(
+                    self.base, boundary[_CREATED], boundary[_ID], some
+                ):
+                    self.kinds[entity_id] = (type_, key)
+                    self.known.add(entity_id)
+                    if not seen:
+                        self.emit[entity_id] = new[entity_id]
+                        self.properties[entity_id] = []
+                        emitted.append(entity_id)
+        for some in _batches(emitted):
+            properties = self.base.filter(_Property(), _Among("subject_id", some))
+            for row in record_rows(properties.order_by("created_at", "id")):
+                self.properties[row[_SUBJECT]].append(row)
+        self.decided = max(self.decided, end)
+
+    def _batch(self, first: int) -> list[ExportStatement]:
+        """The statements the objects of the whole chunk starting at row ``first`` are built
+        from: the properties of the entities it brings and its relationship statements."""
+        end = self._chunk(first)[1]
+        self._decide(end)
+        rows = [row for e, n in self.emit.items() if first <= n < end for row in self.properties[e]]
+        rows += [row for row in self.rows[first:end] if row[_OBJECT] is not None]
+        found = self._entities(
+            [e for row in rows for e in (row[_SUBJECT], row[_OBJECT]) if e], {}, {}
+        )
+        return self._records(rows, found)
+
+
+_MARKINGS = {int(m): m for m in Marking}
+
+
+def _batches(ids: list[str], size: int = 1000) -> Iterator[list[str]]:
+    """Ids a thousand at a time: look-ups stay under the databases' limits on parameters,
+    and under the cost at which PostgreSQL compiles a query before running it (JIT)."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _named_before(
+    base: QuerySet[Statement], at: dt.datetime, pk: uuid.UUID, ids: Iterable[str]
+) -> list[tuple[str, str, str, bool]]:
+    """These entities with their type and key, and whether a statement of the collection named
+    them before (at, pk): one look-up by subject and one by object for each, stopping at the
+    first statement found."""
+    earlier = base.filter(_before(at, pk))
+    named = _Exists(earlier.filter(subject_id=OuterRef("pk"))) | _Exists(
+        earlier.filter(object_id=OuterRef("pk"))
+    )
+    found = Entity.objects.filter(_Among("id", ids)).annotate(
+        named_before=ExpressionWrapper(named, output_field=BooleanField())
+    )
+    return fetch_rows(found.values_list("id", "type", "key", "named_before"))
+
+
+class _Exists(Exists):
+    """``EXISTS``, evaluated for each row. PostgreSQL would otherwise hash the subquery as a
+    whole, reading every statement before the page to answer for a thousand entities;
+    ``OFFSET 0`` keeps it from doing so."""
+
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, Any]:
+        fenced = self.copy()
+        fenced.template = "EXISTS(%(subquery)s OFFSET 0)"
+        return fenced.as_sql(compiler, connection)
+
+
+class _Among(ColumnCondition):
+    """``column IN (values)`` with the values as they are: Django prepares each value of an
+    ``__in`` lookup, which for the thousand entity ids of a page costs more than the query."""
+
+    def __init__(self, column: str, values: Iterable[str]) -> None:
+        super().__init__(column)
+        self.values = list(values)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        (column,) = self.compiled(compiler)
+        if not self.values:
+            return "1 = 0", ()
+        return f"{column} IN ({', '.join(['%s'] * len(self.values))})", tuple(self.values)
+
+
+class _Property(ColumnCondition):
+    """``object_id IS NULL``, kept from SQLite's planner, which would walk the object index
+    through every property statement rather than look up the few subjects wanted."""
+
+    def __init__(self) -> None:
+        super().__init__("object_id")
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        (column,) = self.compiled(compiler)
+        unindexed = "+" if connection.vendor == "sqlite" else ""
+        return f"{unindexed}{column} IS NULL", ()
 
 
 def _item(stix: dict[str, Any], added: dt.datetime) -> Item:
     version = stix.get("modified") or stix.get("created") or timestamp(added)
     return Item(stix["id"], stix["type"], str(version), added, stix)
-
-
-def _stix_objects(
-    user: User, base: QuerySet[Statement], emit: dict[str, Statement], sros: list[Statement]
-) -> dict[str, dict[str, Any]]:
-    """STIX objects for the entities to emit and the relationship statements, by id."""
-    from .stix import stix_objects
-
-    properties = list(
-        base.filter(subject_id__in=list(emit), object__isnull=True).select_related("organization")
-    )
-    involved = set(emit) | {s.subject_id for s in sros} | {s.object_id for s in sros if s.object_id}
-    # An object is marked with the strictest of the statements behind it: its properties and
-    # the statement that brought it into the collection.
-    markings = {entity_id: Marking(row.marking) for entity_id, row in emit.items()}
-    for statement in properties:
-        marking = Marking(statement.marking)
-        markings[statement.subject_id] = max(markings[statement.subject_id], marking)
-    shown = entities.labels(user, involved)
-    found = {
-        e.pk: ExportEntity(e.pk, e.type, e.key, shown[e.pk], markings.get(e.pk, Marking.CLEAR))
-        for e in Entity.objects.filter(pk__in=involved)
-    }
-    viewer_org = user.organization_id
-    records = [to_record(s, found, viewer_org) for s in [*properties, *sros]]
-    entity_stubs = [found[e] for e in emit if e in found]
-    return {obj["id"]: obj for obj in stix_objects(records, entity_stubs)}
 
 
 @dataclass(frozen=True)
