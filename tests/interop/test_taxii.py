@@ -6,12 +6,15 @@ import os
 
 import pytest
 import requests
+from django.test import Client
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
 from cyberatlas.accounts import services as accounts
 from cyberatlas.accounts import two_factor
 from cyberatlas.core.tlp import Marking
-from cyberatlas.interop.taxii_objects import COMMUNITY
+from cyberatlas.interop.stix_import import TLP2_IDS
+from cyberatlas.interop.taxii_objects import COMMUNITY, collection_id, timestamp
+from cyberatlas.knowledge import services
 from tests.factories import investigation, org, person, say
 
 PASSWORD = "correct horse battery staple"
@@ -183,3 +186,112 @@ def test_the_status_of_an_add_request_is_kept_for_its_requester(live_server, wor
     alice_root = server(live_server, "alice").api_roots[0]
     with pytest.raises(requests.HTTPError, match="404"):
         alice_root.get_status(status.id)
+
+
+# What is served, read through the objects and manifest endpoints with a test client.
+
+MEDIA = "application/taxii+json;version=2.1"
+
+
+def reader(user) -> Client:
+    token = accounts.create_token(None, user.username)
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_ACCEPT=MEDIA)
+
+
+def served(user, collection: str = COMMUNITY, endpoint: str = "objects", **params) -> list[dict]:
+    """Every object (or manifest entry) of a collection, paging with ``next``."""
+    client, found, cursor = reader(user), [], None
+    while True:
+        query = {**params, **({"next": cursor} if cursor else {})}
+        body = client.get(f"/taxii2/api/collections/{collection}/{endpoint}/", query).json()
+        found += body.get("objects", [])
+        if not body["more"]:
+            return found
+        cursor = body["next"]
+
+
+def by_value(objects: list[dict]) -> dict[str, dict]:
+    return {o["value"]: o for o in objects if "value" in o}
+
+
+@pytest.fixture
+def members(db):
+    bank, vendor = org("Bank"), org("Vendor", sector="cybersecurity-vendor")
+    return person("alice", bank), person("bob", bank), person("carol", vendor)
+
+
+def test_an_object_is_marked_with_the_strictest_statement_behind_it_its_reader_reads(members):
+    alice, _, carol = members
+    say(alice, "domain-name:m.example.com", "status", "active")
+    say(carol, "domain-name:m.example.com", "status", "active", Marking.CLEAR)
+    say(alice, "domain-name:m.example.com", "status", "inactive", Marking.AMBER_STRICT)
+    link = say(alice, "domain-name:m.example.com", "hosted-on", "ipv4-addr:203.0.113.9")
+    strict = say(
+        alice, "domain-name:m.example.com", "hosted-on", "ipv4-addr:203.0.113.7",
+        Marking.AMBER_STRICT,
+    )  # fmt: skip
+    for_alice, for_carol = served(alice), served(carol)
+    marking = {o["id"]: o["object_marking_refs"] for o in for_alice}
+    assert by_value(for_alice)["m.example.com"]["object_marking_refs"] == [
+        TLP2_IDS[Marking.AMBER_STRICT]
+    ]
+    assert marking[f"relationship--{link.pk}"] == [TLP2_IDS[Marking.GREEN]]
+    assert marking[f"relationship--{strict.pk}"] == [TLP2_IDS[Marking.AMBER_STRICT]]
+    # The statement that first brings an entity marks it too.
+    assert by_value(for_alice)["203.0.113.7"]["object_marking_refs"] == [
+        TLP2_IDS[Marking.AMBER_STRICT]
+    ]
+    assert by_value(for_carol)["m.example.com"]["object_marking_refs"] == [TLP2_IDS[Marking.GREEN]]
+    assert {o["id"] for o in for_carol} == {
+        by_value(for_carol)["m.example.com"]["id"],
+        by_value(for_carol)["203.0.113.9"]["id"],
+        f"relationship--{link.pk}",
+    }
+
+
+def test_an_entity_comes_once_at_the_statement_that_first_names_it(members):
+    alice, _, carol = members
+    first = say(alice, "domain-name:a.example.com", "status", "active")
+    say(carol, "domain-name:a.example.com", "status", "active")
+    link = say(alice, "domain-name:a.example.com", "hosted-on", "ipv4-addr:203.0.113.5")
+    say(carol, "ipv4-addr:203.0.113.5", "status", "active")
+    manifest = served(carol, endpoint="manifest")
+    assert [entry["id"].partition("--")[0] for entry in manifest] == [
+        "domain-name",
+        "ipv4-addr",
+        "relationship",
+    ]
+    added = [entry["date_added"] for entry in manifest]
+    assert added == [timestamp(first.created_at), timestamp(link.created_at), added[2]]
+    assert manifest[2]["id"] == f"relationship--{link.pk}"
+
+
+def test_an_entity_named_in_many_chunks_comes_once(members):
+    alice, _, carol = members
+    for n in range(130):
+        say(alice, f"domain-name:d{n:03d}.example.com", "status", "active")
+        say(carol, f"domain-name:d{n // 2:03d}.example.com", "status", "inactive")
+    for limit in (7, 1000):
+        values = [o["value"] for o in served(alice, limit=limit)]
+        assert values == [f"d{n:03d}.example.com" for n in range(130)]
+
+
+def test_hidden_statements_never_show(members):
+    alice, bob, carol = members
+    target = say(alice, "threat-actor:Wire Gang", "country", "RU").subject
+    case = investigation("Op Wire", target, alice.organization, alice)
+    say(alice, "threat-actor:Wire Gang", "alias", "WG", Marking.AMBER, investigation=case)
+    say(alice, "domain-name:case.example.com", "status", "active", investigation=case)
+    say(alice, "domain-name:red.example.com", "status", "active", Marking.RED, recipients=[carol])
+    gone = say(alice, "domain-name:gone.example.com", "status", "active")
+    services.retract(alice, gone.pk)
+    community = {o.get("value") or o.get("name") for o in served(bob)}
+    assert community == {"Wire Gang"}
+    assert "aliases" not in served(alice)[0]
+    assert {o.get("value") for o in served(carol)} >= {"red.example.com"}
+    in_case = served(alice, collection=collection_id(case))
+    assert {o.get("value") for o in in_case} == {None, "case.example.com"}
+    assert next(o for o in in_case if o["type"] == "threat-actor")["aliases"] == ["WG"]
+    hidden = gone.subject_id
+    response = reader(bob).get(f"/taxii2/api/collections/{COMMUNITY}/objects/{hidden}/")
+    assert response.status_code == 404
