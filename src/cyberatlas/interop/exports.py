@@ -7,6 +7,7 @@ Every export writes one row to the audit log.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -158,14 +159,30 @@ class _Column(Expression):
 
 
 class _Timestamp(_Column):
-    """A timestamp column. SQLite's driver parses each value of a timestamp column, thousands
-    of times a page for the same few values; read through a no-op ``+``, the column comes as
-    stored and ``fetch_rows`` converts each distinct value once."""
+    """A timestamp column, read as text and converted by ``fetch_rows`` once per distinct
+    value: a page's statements share a few timestamps, which the drivers would convert one
+    value at a time (SQLite's parses each one it reads; on PostgreSQL, Django's loader is
+    Python code). SQLite gives the column as stored when read through a no-op ``+``;
+    PostgreSQL writes it in UTC, in ISO 8601."""
 
     output_field = DateTimeField()
 
     def as_column(self, sql: str, vendor: str) -> str:
+        if vendor == "postgresql":
+            return f"to_char({sql} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
         return f"+{sql}" if vendor == "sqlite" else sql
+
+    @property
+    def convert_value(self) -> Callable[..., Any]:
+        return _utc_timestamp
+
+
+def _utc_timestamp(value: Any, expression: Any, connection: Any) -> Any:
+    """An ISO 8601 UTC time as text, as PostgreSQL gives it above (SQLite's is converted
+    before, by Django)."""
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return value
 
 
 class _Uuid(_Column):
