@@ -264,6 +264,19 @@ def test_an_entity_comes_once_at_the_statement_that_first_names_it(members):
     added = [entry["date_added"] for entry in manifest]
     assert added == [timestamp(first.created_at), timestamp(link.created_at), added[2]]
     assert manifest[2]["id"] == f"relationship--{link.pk}"
+    assert [o["id"] for o in served(carol, limit=2)] == [entry["id"] for entry in manifest]
+
+
+def test_a_page_may_end_among_the_objects_of_one_statement(members):
+    alice, _, _ = members
+    link = say(alice, "domain-name:a.example.com", "hosted-on", "ipv4-addr:203.0.113.5")
+    say(alice, "domain-name:b.example.com", "status", "active")
+    everything = [o["id"] for o in served(alice)]
+    assert len(everything) == 4
+    assert everything[2] == f"relationship--{link.pk}"
+    for limit in (1, 2, 3):
+        assert [o["id"] for o in served(alice, limit=limit)] == everything
+        assert [e["id"] for e in served(alice, endpoint="manifest", limit=limit)] == everything
 
 
 def test_an_entity_named_in_many_chunks_comes_once(members):

@@ -166,28 +166,37 @@ def parse_timestamp(text: str) -> dt.datetime:
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt.UTC)
 
 
-def _cursor(row: tuple[Any, ...]) -> str:
-    raw = f"{row[_CREATED].isoformat()}|{row[_ID]}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _cursor(row: tuple[Any, ...], served: int = 0) -> str:
+    """The position after a statement or, when a page ends among the objects a statement
+    brings, after the first ``served`` of them."""
+    raw = f"{row[_CREATED].isoformat()}|{row[_ID]}" + (f"|{served}" if served else "")
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _after(cursor: str) -> Q:
+def _position(cursor: str) -> tuple[dt.datetime, uuid.UUID, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, _, key = raw.partition("|")
-        at, pk = dt.datetime.fromisoformat(moment), uuid.UUID(key)
+        moment, key, *within = raw.split("|")
+        served = int(within[0]) if within else 0
+        if len(within) > 1 or served < 0:
+            raise ValueError(cursor)
+        return dt.datetime.fromisoformat(moment), uuid.UUID(key), served
     except ValueError:
         raise BadFilter("next is not a value this server issued") from None
-    return _later_than(at, pk)
 
 
-def _later_than(at: dt.datetime, pk: uuid.UUID) -> Q:
+def _later_than(at: dt.datetime, pk: uuid.UUID | str) -> Q:
     """After (at, pk) in arrival order, written as a range the arrival index can seek to
     (an OR of two conditions makes SQLite scan the table)."""
     return Q(created_at__gte=at) & ~Q(created_at=at, pk__lte=pk)
 
 
-def _before(at: dt.datetime, pk: uuid.UUID) -> Q:
+def _from(at: dt.datetime, pk: uuid.UUID | str) -> Q:
+    """At (at, pk) or after it in arrival order."""
+    return Q(created_at__gte=at) & ~Q(created_at=at, pk__lt=pk)
+
+
+def _before(at: dt.datetime, pk: uuid.UUID | str) -> Q:
     return Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk)
 
 
@@ -198,8 +207,11 @@ def objects_page(user: User, collection: Collection, filters: Filters) -> Page:
         return Page([], None)
     base = _statements(user, collection)
     stream = base.order_by("created_at", "id")
+    resumed, served = "", 0  # a statement some of whose objects the last page served
     if filters.next:
-        stream = stream.filter(_after(filters.next))
+        at, pk, served = _position(filters.next)
+        stream = stream.filter(_from(at, pk) if served else _later_than(at, pk))
+        resumed = str(pk) if served else ""
     if filters.added_after:
         stream = stream.filter(created_at__gt=filters.added_after)
     stream = _narrowed(stream, filters)
@@ -222,11 +234,17 @@ def objects_page(user: User, collection: Collection, filters: Filters) -> Page:
         end = statements.read(start + part)
         if end == start:
             return Page(items, None)
-        for n, item in statements.objects(start, end):
+        built = statements.objects(start, end)
+        within = 0  # the index of an object among those of its statement
+        for i, (n, item) in enumerate(built):
+            within = within + 1 if i and built[i - 1][0] == n else 0
+            if n == 0 and within < served and statements.rows[0][_ID] == resumed:
+                continue
             if _wanted(item, filters):
                 items.append(item)
             if len(items) == filters.limit:
-                return Page(items, statements.cursor_after(n))
+                more = i + 1 < len(built) and built[i + 1][0] == n
+                return Page(items, statements.cursor_after(n, within + 1 if more else 0))
         start = end
 
 
@@ -300,20 +318,21 @@ class _Statements:
             wanted = -(-missing // self.scan) * self.scan
             stream = self.stream
             if self.rows:
-                stream = stream.filter(_after(_cursor(self.rows[-1])))
+                stream = stream.filter(_later_than(self.rows[-1][_CREATED], self.rows[-1][_ID]))
             found = record_rows(stream, limit=wanted)
             self.rows += found
             self.ended = len(found) < wanted
         return min(end, len(self.rows))
 
-    def cursor_after(self, n: int) -> str | None:
-        """The cursor after row ``n``, if the stream goes on after it."""
-        cursor = _cursor(self.rows[n])
-        if n < len(self.rows) - 1:
-            return cursor
-        if self.ended or not self.stream.filter(_after(cursor)).exists():
+    def cursor_after(self, n: int, served: int = 0) -> str | None:
+        """The cursor after row ``n`` (or after the first ``served`` objects it brings), if
+        the stream goes on after it."""
+        row = self.rows[n]
+        if served or n < len(self.rows) - 1:
+            return _cursor(row, served)
+        if self.ended or not self.stream.filter(_later_than(row[_CREATED], row[_ID])).exists():
             return None
-        return cursor
+        return _cursor(row)
 
     def objects(self, start: int, end: int) -> list[tuple[int, Item]]:
         """The objects rows ``start`` to ``end`` bring, each with the index of its row."""
