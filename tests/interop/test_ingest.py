@@ -421,3 +421,30 @@ def test_two_versions_in_one_input_keep_the_newer(people, monkeypatch, batch):
         "Sells kits and mules."
     ]
     assert counts(summary) == (2, 1, 1, 0)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner statistics")
+def test_statistics_are_refreshed_without_waiting_for_another_import(people, monkeypatch):
+    import psycopg
+
+    monkeypatch.setattr(ingest, "ANALYZE_AFTER", 1)
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+    )
+    try:
+        other.execute("ANALYZE knowledge_statement")  # holds its lock until it commits
+        records = [domain(f"d{n}.example.com", n) for n in range(50)]
+        assert counts(run(people["alice"], records)) == (50, 0, 0, 0)
+        with connection.cursor() as cursor:  # the lock timeout was put back
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            assert cursor.fetchone()[0] == "0"
+    finally:
+        other.rollback()
+        other.close()
+    records = [domain(f"e{n}.example.com", n) for n in range(50)]
+    assert counts(run(people["alice"], records)) == (50, 0, 0, 0)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, cast
 
-from django.db import connection, models, transaction
+from django.db import OperationalError, connection, models, transaction
 from django.utils import timezone
 
 from cyberatlas.accounts.models import User
@@ -47,6 +47,7 @@ KEPT_REJECTIONS = 1000
 # SQLite's page cache while an import writes (KiB): the indexes that take random inserts fit
 # for a million statements. Given back when the import ends.
 IMPORT_CACHE_KIB = 512 * 1024
+ANALYZE_AFTER = 20_000  # PostgreSQL: fresh statistics once an import wrote this many rows
 
 
 class StrictAbort(CyberatlasError):
@@ -267,6 +268,13 @@ class _Writer:
         self.postgres = connection.vendor == "postgresql"
         self.adapt_moment = connection.ops.adapt_datetimefield_value
         self.words: _WordIndex | None = None
+        self.unanalyzed = 0  # PostgreSQL: rows written since the planner's statistics
+        self.analyzed = 0
+        self.lock_timeout = "0"
+        if self.postgres:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('lock_timeout')")
+                self.lock_timeout = cursor.fetchone()[0]
 
     # -- markings ------------------------------------------------------------------------
 
@@ -539,9 +547,33 @@ class _Writer:
             self.words.add_after(before)
         _WRITERS.versions().insert(versions)
         self.written_subjects.update(r.subject for r in fresh)
+        if self.postgres:
+            self._keep_statistics(len(statements))
         _WRITERS.grants().insert(grants)
         if revisions:
             self._revise(revisions)
+
+    def _keep_statistics(self, written: int) -> None:
+        """PostgreSQL plans this import's look-ups by statistics taken before it: a table that
+        was empty still looks empty with a million rows in it, and index look-ups turn into
+        scans. ``ANALYZE`` counts the rows this transaction wrote; run each time the tables have
+        grown by as many rows as the last statistics saw (a few times per import).
+
+        ``ANALYZE`` holds a lock that another import's ``ANALYZE`` waits for until this import
+        commits; so it waits for nobody (a short lock timeout, in a savepoint) and is skipped
+        while another import holds it: that import's statistics serve this one too."""
+        self.unanalyzed += written
+        if self.unanalyzed < max(ANALYZE_AFTER, self.analyzed):
+            return
+        self.analyzed += self.unanalyzed
+        self.unanalyzed = 0
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('lock_timeout', '100ms', true)")
+                cursor.execute("ANALYZE knowledge_statement, knowledge_entity")
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [self.lock_timeout])
+        except OperationalError:
+            pass  # rolled back to the savepoint, setting included
 
     def _said(self, r: _Resolved, *, adapt: bool) -> tuple[Any, ...]:
         """What a statement and its first version both say, in ``_SAID`` order."""
