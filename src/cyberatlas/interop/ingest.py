@@ -262,6 +262,7 @@ class _Writer:
         self.domain_entities: set[str] = set()
         self.seen_keys: set[_Key] = set()
         self.written_subjects: set[str] = set()  # subjects of statements this import wrote
+        self.written_objects: set[str] = set()  # and their objects
         self.pending_names: list[tuple[str, str]] = []  # entities this batch created by name
         self.recipients = [u for u in options.recipients if u.pk != actor.pk]
         self.markings: dict[Marking | None, Marking] = {}
@@ -430,12 +431,17 @@ class _Writer:
     ) -> tuple[dict[_Key, _Known], dict[_Slot, _Known]]:
         """The statements this organization already made about these subjects that the actor
         may read: by their full key, and by (subject, predicate) for functional predicates."""
-        # A subject this import created has no statements but those it wrote in earlier
-        # batches: most subjects of a large import need no look-up at all.
+
+        # An entity this import created is named by no statement but those it wrote in earlier
+        # batches: most claims of a large import need no look-up at all.
+        def had(entity_id: str, written: set[str]) -> bool:
+            return entity_id not in self.created_here or entity_id in written
+
         subjects = {
             r.subject
             for r in resolved
-            if r.subject not in self.created_here or r.subject in self.written_subjects
+            if had(r.subject, self.written_subjects)
+            and (r.object is None or had(r.object, self.written_objects))
         }
         if not subjects:
             return {}, {}
@@ -547,6 +553,7 @@ class _Writer:
             self.words.add_after(before)
         _WRITERS.versions().insert(versions)
         self.written_subjects.update(r.subject for r in fresh)
+        self.written_objects.update(r.object for r in fresh if r.object is not None)
         if self.postgres:
             self._keep_statistics(len(statements))
         _WRITERS.grants().insert(grants)
