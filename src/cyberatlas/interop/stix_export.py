@@ -47,7 +47,8 @@ Obj = dict[str, Any]
 _NAMESPACE = uuid.UUID("5b1d3a3e-9e0c-5c49-9a77-3c1f7a2d0c11")
 _EPOCH = dt.datetime(2022, 10, 1, tzinfo=dt.UTC)  # the TLP 2.0 definitions' "created"
 _HASHES = {32: "MD5", 40: "SHA-1", 64: "SHA-256", 128: "SHA-512"}
-_CONTAINERS = frozenset({"report", "grouping", "note", "opinion", "observed-data"})
+# Objects whose ``object_refs`` are their ``refers-to`` statements, not SROs.
+CONTAINERS = frozenset({"report", "grouping", "note", "opinion", "observed-data"})
 _ALIASES = frozenset(
     {"campaign", "infrastructure", "intrusion-set", "malware", "threat-actor", "tool"}
     | {"attack-pattern"}
@@ -58,7 +59,7 @@ _NAME_OPTIONAL = frozenset({"indicator", "location", "grouping", "note", "opinio
 _OPINIONS = ("strongly-disagree", "disagree", "neutral", "agree", "strongly-agree")
 _RESULTS = ("malicious", "suspicious", "benign", "unknown")
 _WHERE_SIGHTED = frozenset({"identity", "location"})
-_SIGHTED = DOMAIN_TYPES - _CONTAINERS  # what a "sightings" count is a sighting of
+_SIGHTED = DOMAIN_TYPES - CONTAINERS  # what a "sightings" count is a sighting of
 # A version 4 UUID as ``str(uuid.UUID(...))`` writes it, which needs no parsing.
 _CANONICAL_V4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -183,39 +184,39 @@ class _Builder:
         self.markings.add(marking)
         return {"spec_version": "2.1", "id": object_id, "object_marking_refs": [TLP2_IDS[marking]]}
 
-    def add(self, statement: ExportStatement) -> Iterator[Obj]:
-        """Take one statement; yields the SRO it becomes, if any (entities come at the end)."""
+    def add(self, statement: ExportStatement) -> Obj | None:
+        """Take one statement; the SRO it becomes, if any (entities come at the end)."""
         subject, target = statement.subject, statement.object
-        if _opaque(statement):
-            return
+        if subject.type in OPAQUE_OBSERVABLE_TYPES or (
+            target is not None and target.type in OPAQUE_OBSERVABLE_TYPES
+        ):
+            return None
         if self.first_created is None or statement.created < self.first_created:
             self.first_created = statement.created
+        entities = self.entities
+        holder = entities.get(subject.id) or self.entity(subject)
         if target is None:
-            holder = self.entity(subject)
             if statement.predicate == "sightings" and subject.type in _SIGHTED:
-                yield self._sighting(statement, None)
-            else:
-                holder.fold(statement)
-            return
+                return self._sighting(statement, None)
+            holder.fold(statement)
+            return None
         if statement.predicate == "same-as":
-            return
-        self.entity(subject)
-        self.entity(target)
-        if statement.predicate == "refers-to" and subject.type in _CONTAINERS:
-            holder = self.entities[subject.id]
+            return None
+        if target.id not in entities:
+            self.entity(target)
+        if statement.predicate == "refers-to" and subject.type in CONTAINERS:
             holder.markings.add(statement.marking)
             holder.statements.append(statement)
             if target.id not in holder.refs:
                 holder.refs.append(target.id)
-            return
+            return None
         if (
             statement.predicate == "sighted-at"
             and subject.type in DOMAIN_TYPES
             and target.type in _WHERE_SIGHTED
         ):
-            yield self._sighting(statement, target)
-            return
-        yield self._relationship(statement, target)
+            return self._sighting(statement, target)
+        return self._relationship(statement, target)
 
     def _provenance(self, obj: Obj, statement: ExportStatement) -> Obj:
         obj["created_by_ref"] = self.identity_id
@@ -223,20 +224,23 @@ class _Builder:
         obj["modified"] = _ts(max(statement.modified, statement.created))
         if statement.confidence is not None:
             obj["confidence"] = statement.confidence
-        if references := self._sources([statement]):
-            obj["external_references"] = references
+        if reference := self._source(statement):
+            obj["external_references"] = [reference]
         return obj
 
     def _relationship(self, statement: ExportStatement, target: ExportEntity) -> Obj:
-        obj: Obj = {"type": "relationship"} | self._common(
-            _statement_id("relationship", statement.id), statement.marking
-        )
-        self._provenance(obj, statement)
-        obj |= {
-            "relationship_type": statement.predicate,
-            "source_ref": statement.subject.id,
-            "target_ref": target.id,
+        marking = statement.marking
+        self.markings.add(marking)
+        obj: Obj = {
+            "type": "relationship",
+            "spec_version": "2.1",
+            "id": _statement_id("relationship", statement.id),
+            "object_marking_refs": [TLP2_IDS[marking]],
         }
+        self._provenance(obj, statement)
+        obj["relationship_type"] = statement.predicate
+        obj["source_ref"] = statement.subject.id
+        obj["target_ref"] = target.id
         first, last = statement.first_seen, statement.last_seen
         if first is not None:
             obj["start_time"] = _ts(first)
@@ -265,25 +269,31 @@ class _Builder:
         """STIX §2.5 external references: each statement's source, and external ids."""
         found: list[Obj] = []
         for statement in statements:
-            source = statement.source.strip()
-            name = statement.organization or self.identity_name
-            reference: Obj | None = None
-            if statement.predicate == "external-id" and statement.value:
-                prefix, sep, external_id = statement.value.partition(":")
-                reference = (
-                    {"source_name": prefix, "external_id": external_id}
-                    if sep and prefix and external_id
-                    else {"source_name": name, "external_id": statement.value}
-                )
-                if source.startswith(("http://", "https://")):
-                    reference["url"] = source
-            elif source.startswith(("http://", "https://")):
-                reference = {"source_name": name, "url": source}
-            elif source:
-                reference = {"source_name": name, "description": source}
+            reference = self._source(statement)
             if reference is not None and reference not in found:
                 found.append(reference)
         return found
+
+    def _source(self, statement: ExportStatement) -> Obj | None:
+        source = statement.source.strip()
+        if not source and statement.predicate != "external-id":
+            return None
+        name = statement.organization or self.identity_name
+        reference: Obj | None = None
+        if statement.predicate == "external-id" and statement.value:
+            prefix, sep, external_id = statement.value.partition(":")
+            reference = (
+                {"source_name": prefix, "external_id": external_id}
+                if sep and prefix and external_id
+                else {"source_name": name, "external_id": statement.value}
+            )
+            if source.startswith(("http://", "https://")):
+                reference["url"] = source
+        elif source.startswith(("http://", "https://")):
+            reference = {"source_name": name, "url": source}
+        elif source:
+            reference = {"source_name": name, "description": source}
+        return reference
 
     # -- entities -----------------------------------------------------------------------------
 
@@ -307,13 +317,20 @@ class _Builder:
         properties = sco_properties(entity)
         if properties is None:
             return None
-        obj: Obj = {"type": entity.type} | self._common(entity.id, max(holder.markings))
-        obj |= properties
-        names, aliases = holder.values("name"), holder.values("alias")
-        if names and entity.type in ("autonomous-system", "file"):
-            obj["name"] = names[0]
-        if aliases and entity.type in ("email-addr", "user-account"):
-            obj["display_name"] = aliases[0]
+        marking = max(holder.markings)
+        self.markings.add(marking)
+        obj: Obj = {
+            "type": entity.type,
+            "spec_version": "2.1",
+            "id": entity.id,
+            "object_marking_refs": [TLP2_IDS[marking]],
+            **properties,
+        }
+        found = holder.properties
+        if "name" in found and entity.type in ("autonomous-system", "file"):
+            obj["name"] = found["name"][0]
+        if "alias" in found and entity.type in ("email-addr", "user-account"):
+            obj["display_name"] = found["alias"][0]
         if entity.type in CUSTOM_SCO_TYPES:
             # STIX §7.3: a custom SCO names the extension definition that defines it.
             self.custom_types.add(entity.type)
@@ -384,7 +401,7 @@ class _Builder:
                 obj["region"] = regions[0]
             else:
                 return None
-        if type_ in _CONTAINERS:
+        if type_ in CONTAINERS:
             if not holder.refs:
                 return None
             obj["object_refs"] = holder.refs
@@ -466,7 +483,7 @@ def stix_objects(
     part of, whose first statement dates an object that no statement dates."""
     builder = _Builder(identity_name, batch)
     given = [builder.entity(entity).entity.id for entity in entities]
-    relations = [obj for statement in statements for obj in builder.add(statement)]
+    relations = [obj for obj in map(builder.add, statements) if obj is not None]
     return list(builder.objects(None if endpoints else given)) + relations
 
 
@@ -477,7 +494,7 @@ def _bundle_id() -> str:
 def export_stix(statements: Iterable[ExportStatement], *, identity_name: str) -> Obj:
     """The statements as a STIX 2.1 bundle (a dict ready for ``json.dumps``)."""
     builder = _Builder(identity_name)
-    relations = [obj for statement in statements for obj in builder.add(statement)]
+    relations = [obj for obj in map(builder.add, statements) if obj is not None]
     entities = list(builder.objects())
     objects = list(builder.meta()) + entities + relations
     return {"type": "bundle", "id": _bundle_id(), "objects": objects}
@@ -497,7 +514,7 @@ def write_stix(statements: Iterable[ExportStatement], stream: TextIO, identity_n
         first = False
 
     for statement in statements:
-        for obj in builder.add(statement):
+        if (obj := builder.add(statement)) is not None:
             put(obj)
     for obj in builder.objects():
         put(obj)
