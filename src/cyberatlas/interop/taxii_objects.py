@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import orjson
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
@@ -36,7 +37,7 @@ from cyberatlas.knowledge.sql import ColumnCondition
 from .exports import OrganizationNames, fetch_rows, record_rows, to_record
 from .models import TaxiiStatus
 from .records import ExportEntity, ExportStatement
-from .stix_export import stix_objects
+from .stix_export import CONTAINERS, stix_objects
 
 COMMUNITY = "6f1d2f4e-8a7b-4c39-9e21-3b0c5d7a9e10"
 _NAMESPACE = uuid.UUID("3c8e0d56-0f51-4f0b-8f64-2b5a1d9c7e42")
@@ -197,7 +198,9 @@ def _from(at: dt.datetime, pk: uuid.UUID | str) -> Q:
 
 
 def _before(at: dt.datetime, pk: uuid.UUID | str) -> Q:
-    return Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk)
+    """Before (at, pk) in arrival order, as a range an index on a statement's subject and
+    time can check without reading the statement."""
+    return Q(created_at__lte=at) & ~Q(created_at=at, pk__gte=pk)
 
 
 def objects_page(user: User, collection: Collection, filters: Filters) -> Page:
@@ -221,20 +224,19 @@ def objects_page(user: User, collection: Collection, filters: Filters) -> Page:
     statements.contiguous = not (filters.ids or filters.types)
     items: list[Item] = []
     start = part = 0
+    dry = False  # whether the last part brought no object
     while True:
-        # As many statements as the missing objects took so far, a tenth more; at first as many
-        # as the objects of a typical collection take (each part costs a few queries), twice
-        # more each time none is found; up to a few chunks.
+        # As many statements as the missing objects took so far, a tenth more (at first as many
+        # as they take in a typical collection: each part costs a few queries), and twice as
+        # many as the last part when it brought none; up to a few chunks.
         missing = filters.limit - len(items)
-        if items:
-            part = missing * start // len(items) + missing // 10 + 16
-        else:
-            part = max(missing * 7 // 5, 2 * part)
-        part = min(part, 4 * statements.scan)
+        guess = missing * start // len(items) + missing // 10 + 16 if items else missing * 7 // 5
+        part = min(max(guess, 2 * part) if dry else guess, 4 * statements.scan)
         end = statements.read(start + part)
         if end == start:
             return Page(items, None)
         built = statements.objects(start, end)
+        found = len(items)
         within = 0  # the index of an object among those of its statement
         for i, (n, item) in enumerate(built):
             within = within + 1 if i and built[i - 1][0] == n else 0
@@ -245,6 +247,7 @@ def objects_page(user: User, collection: Collection, filters: Filters) -> Page:
             if len(items) == filters.limit:
                 more = i + 1 < len(built) and built[i + 1][0] == n
                 return Page(items, statements.cursor_after(n, within + 1 if more else 0))
+        dry = len(items) == found
         start = end
 
 
@@ -309,19 +312,18 @@ class _Statements:
         self.emit: dict[str, int] = {}  # entity: the row that brings it
         self.properties: dict[str, list[_Row]] = {}  # of the entities brought
         self.organizations = OrganizationNames(user.organization_id)
+        self.vendor = connections[base.db].vendor
 
     def read(self, end: int) -> int:
-        """Read whole chunks until there are ``end`` rows (or the stream ends); the rows there
-        are, up to ``end``."""
+        """Read rows until there are ``end`` (or the stream ends); the rows there are."""
         missing = end - len(self.rows)
         if missing > 0 and not self.ended:
-            wanted = -(-missing // self.scan) * self.scan
             stream = self.stream
             if self.rows:
                 stream = stream.filter(_later_than(self.rows[-1][_CREATED], self.rows[-1][_ID]))
-            found = record_rows(stream, limit=wanted)
+            found = record_rows(stream, limit=missing)
             self.rows += found
-            self.ended = len(found) < wanted
+            self.ended = len(found) < missing
         return min(end, len(self.rows))
 
     def cursor_after(self, n: int, served: int = 0) -> str | None:
@@ -352,9 +354,11 @@ class _Statements:
         self, start: int, end: int, labels: dict[str, str]
     ) -> list[tuple[int, Item]]:
         """The objects of rows ``start`` to ``end``, all of one chunk."""
-        rows = self.rows
         first, last = self._chunk(start)
         emitted = [e for e, n in self.emit.items() if start <= n < end]
+        if any(self.kinds[e][0] in CONTAINERS for e in emitted):
+            first, last = self._chunk(start, whole=True)  # their refs may come later in it
+        rows = self.rows
         brought = set(emitted)
         sros = [
             row
@@ -396,9 +400,12 @@ class _Statements:
                     built.append((n, _item(sro, added)))
         return built
 
-    def _chunk(self, n: int) -> tuple[int, int]:
-        """The first and the end row of the chunk of row ``n`` (read whole)."""
+    def _chunk(self, n: int, *, whole: bool = False) -> tuple[int, int]:
+        """The first and the end row of the chunk of row ``n``, read whole if asked, else as
+        far as read."""
         first = n // self.scan * self.scan
+        if whole:
+            self.read(first + self.scan)
         return first, min(first + self.scan, len(self.rows))
 
     def _entities(
@@ -447,7 +454,7 @@ class _Statements:
         emitted = []
         for first, ids in groups.items():
             boundary = rows[first]
-            for some in _batches(ids):
+            for some in _batches(ids, self.vendor):
                 for entity_id, type_, key, seen in _named_before(
                     self.base, boundary[_CREATED], boundary[_ID], some
                 ):
@@ -457,7 +464,7 @@ class _Statements:
                         self.emit[entity_id] = new[entity_id]
                         self.properties[entity_id] = []
                         emitted.append(entity_id)
-        for some in _batches(emitted):
+        for some in _batches(emitted, self.vendor):
             properties = self.base.filter(_Property(), _Among("subject_id", some))
             for row in record_rows(properties.order_by("created_at", "id")):
                 self.properties[row[_SUBJECT]].append(row)
@@ -466,7 +473,7 @@ class _Statements:
     def _batch(self, first: int) -> list[ExportStatement]:
         """The statements the objects of the whole chunk starting at row ``first`` are built
         from: the properties of the entities it brings and its relationship statements."""
-        end = self._chunk(first)[1]
+        end = self._chunk(first, whole=True)[1]
         self._decide(end)
         rows = [row for e, n in self.emit.items() if first <= n < end for row in self.properties[e]]
         rows += [row for row in self.rows[first:end] if row[_OBJECT] is not None]
@@ -479,9 +486,10 @@ class _Statements:
 _MARKINGS = {int(m): m for m in Marking}
 
 
-def _batches(ids: list[str], size: int = 1000) -> Iterator[list[str]]:
-    """Ids a thousand at a time: look-ups stay under the databases' limits on parameters,
-    and under the cost at which PostgreSQL compiles a query before running it (JIT)."""
+def _batches(ids: list[str], vendor: str) -> Iterator[list[str]]:
+    """Ids some hundreds at a time on PostgreSQL: there the planner would read the whole
+    entity table for more, and beyond a cost compile the query before running it (JIT)."""
+    size = 700 if vendor == "postgresql" else 5000
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 
@@ -525,10 +533,14 @@ class _Among(ColumnCondition):
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
         (column,) = self.compiled(compiler)
+        # One parameter, not a thousand.
         if connection.vendor == "postgresql":
-            # One parameter, not a thousand: entity ids hold no comma.
-            assert not any("," in value for value in self.values)
+            assert not any("," in value for value in self.values)  # entity ids hold none
             return f"{column} = ANY(string_to_array(%s, ','))", (",".join(self.values),)
+        if connection.vendor == "sqlite":
+            return f"{column} IN (SELECT value FROM json_each(%s))", (
+                orjson.dumps(self.values).decode(),
+            )
         if not self.values:
             return "1 = 0", ()
         return f"{column} IN ({', '.join(['%s'] * len(self.values))})", tuple(self.values)
