@@ -11,10 +11,11 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from django.db.models import CharField, DateTimeField, Expression, F, QuerySet
+from django.db.models import CharField, DateTimeField, Expression, F, Max, QuerySet
 from django.db.models.sql.constants import MULTI
 
 from cyberatlas.accounts.models import Organization, User
+from cyberatlas.core.references import DOMAIN_TYPES
 from cyberatlas.core.tlp import Marking
 from cyberatlas.investigations.models import Investigation
 from cyberatlas.knowledge import audit, entities, policy
@@ -66,6 +67,7 @@ def export_records(
     audit.record(actor, action, "amber+strict,red" if strict else "", statements.count())
     markings = _entity_markings(statements)
     organizations = OrganizationNames(actor.organization_id if actor else None)
+    known: dict[str, ExportEntity] = {}  # each entity as its reader sees it, made once
     last = None
     while True:
         chunk = statements.order_by("id")
@@ -75,16 +77,20 @@ def export_records(
         if not rows:
             return
         last = rows[-1][0]
-        kinds = {row[1]: (row[13], row[14]) for row in rows}
-        kinds.update((row[4], (row[15], row[16])) for row in rows if row[4] is not None)
-        shown = entities.labels(actor, kinds)
-        entity = {
-            pk: ExportEntity(pk, type_, key, shown[pk], markings[pk])
-            for pk, (type_, key) in kinds.items()
-        }
+        new: dict[str, tuple[str, str]] = {}
+        for row in rows:
+            if row[1] not in known:
+                new[row[1]] = (row[13], row[14])
+            if row[4] is not None and row[4] not in known:
+                new[row[4]] = (row[15], row[16])
+        # An observable shows as its key; only the others need a look-up of their names.
+        named = [pk for pk, (type_, key) in new.items() if type_ in DOMAIN_TYPES or not key]
+        shown = entities.labels(actor, named) if named else {}
+        for pk, (type_, key) in new.items():
+            known[pk] = ExportEntity(pk, type_, key, shown.get(pk, key), markings[pk])
         names = organizations.of(row[6] for row in rows)
         for row in rows:
-            yield to_record(row, entity, names)
+            yield to_record(row, known, names)
 
 
 def to_record(
@@ -246,9 +252,10 @@ def _entity_markings(statements: QuerySet[Statement]) -> dict[str, Marking]:
     """Each entity's strictest marking among the exported statements naming it."""
     markings: dict[str, Marking] = {}
     for column in ("subject_id", "object_id"):
-        for entity_id, marking in statements.values_list(column, "marking").iterator(
-            chunk_size=10_000
-        ):
+        strictest = statements.order_by().values(column).annotate(strictest=Max("marking"))
+        for entity_id, marking in strictest.values_list(column, "strictest"):
             if entity_id is not None:
-                markings[entity_id] = max(markings.get(entity_id, Marking.CLEAR), Marking(marking))
+                markings[entity_id] = max(
+                    markings.get(entity_id, Marking.CLEAR), _MARKINGS[marking]
+                )
     return markings
