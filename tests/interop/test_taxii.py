@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -308,3 +309,17 @@ def test_hidden_statements_never_show(members):
     hidden = gone.subject_id
     response = reader(bob).get(f"/taxii2/api/collections/{COMMUNITY}/objects/{hidden}/")
     assert response.status_code == 404
+
+
+def test_a_page_leaves_the_cycle_collector_as_it_found_it(members):
+    alice = members[0]
+    say(alice, "domain-name:a.example.com", "status", "active")
+    assert gc.isenabled()
+    assert served(alice, limit=1)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert served(alice, endpoint="manifest")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

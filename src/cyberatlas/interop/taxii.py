@@ -11,6 +11,7 @@ second factor: they use tokens), or ``Authorization: Bearer <API token>``.
 from __future__ import annotations
 
 import base64
+import gc
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -109,6 +110,24 @@ def taxii_view(view: View) -> View:
     return wrapper
 
 
+def _collector_paused(view: View) -> View:
+    """A view that builds a page of objects, with the cycle collector paused: a page makes
+    hundreds of thousands of short-lived objects, none in a cycle, and the collector would
+    walk all that is alive several times a page (a quarter of the time the page takes)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return view(*args, **kwargs)
+        finally:
+            if collecting:
+                gc.enable()
+
+    return wrapper
+
+
 @taxii_view
 def discovery(request: HttpRequest, user: User) -> HttpResponse:
     root = request.build_absolute_uri(f"/taxii2/{API_ROOT}/")
@@ -203,11 +222,17 @@ def objects(request: HttpRequest, user: User, collection_id: str) -> HttpRespons
         return _add_objects(request, user, found)
     if request.method != "GET":
         return _error(405, "Method not allowed")
+    return _objects_page(request, user, found)
+
+
+@_collector_paused
+def _objects_page(request: HttpRequest, user: User, found: Collection) -> HttpResponse:
     page = taxii_objects.objects_page(user, found, _filters(request))
     return _response(_envelope(page), headers=_page_headers(page))
 
 
 @taxii_view
+@_collector_paused
 def object_by_id(
     request: HttpRequest, user: User, collection_id: str, object_id: str
 ) -> HttpResponse:
@@ -219,6 +244,7 @@ def object_by_id(
 
 
 @taxii_view
+@_collector_paused
 def versions(request: HttpRequest, user: User, collection_id: str, object_id: str) -> HttpResponse:
     found = taxii_objects.collection_for(user, collection_id)
     filters = _filters(request, object_id)
@@ -233,6 +259,7 @@ def versions(request: HttpRequest, user: User, collection_id: str, object_id: st
 
 
 @taxii_view
+@_collector_paused
 def manifest(request: HttpRequest, user: User, collection_id: str) -> HttpResponse:
     found = taxii_objects.collection_for(user, collection_id)
     page = taxii_objects.objects_page(user, found, _filters(request))
