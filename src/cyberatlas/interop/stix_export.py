@@ -73,14 +73,6 @@ def _ts(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _opaque(statement: ExportStatement) -> bool:
-    """Whether a statement names an opaque observable, which STIX cannot rebuild."""
-    target = statement.object
-    return statement.subject.type in OPAQUE_OBSERVABLE_TYPES or (
-        target is not None and target.type in OPAQUE_OBSERVABLE_TYPES
-    )
-
-
 def _id(type_: str, *parts: str) -> str:
     return f"{type_}--{uuid.uuid5(_NAMESPACE, chr(31).join(parts))}"
 
@@ -116,6 +108,25 @@ def _pattern_type(pattern: str) -> str:
     if text.startswith(("alert ", "drop ", "reject ", "pass ")):
         return "snort"
     return "unknown"
+
+
+# What an observable's object takes from its property statements: the first value of one
+# predicate, as one property.
+_SCO_VALUES = {
+    "autonomous-system": ("name", "name"),
+    "file": ("name", "name"),
+    "email-addr": ("alias", "display_name"),
+    "user-account": ("alias", "display_name"),
+}
+
+
+def folded_predicates(type_: str) -> frozenset[str] | None:
+    """The predicates of the property statements whose values the object of an entity of
+    this type takes, all (None) for a domain object; its marking takes them all."""
+    if type_ in DOMAIN_TYPES:
+        return None
+    found = _SCO_VALUES.get(type_)
+    return frozenset({found[0]}) if found else frozenset()
 
 
 def sco_properties(entity: ExportEntity) -> Obj | None:
@@ -164,7 +175,7 @@ class _Entity:
 
 class _Builder:
     def __init__(
-        self, identity_name: str, batch: Callable[[], Iterable[ExportStatement]] | None = None
+        self, identity_name: str, undated: Callable[[], dt.datetime | None] | None = None
     ) -> None:
         self.identity_name = identity_name
         self.identity_id = _id("identity", "cyberatlas-platform", identity_name)
@@ -172,7 +183,7 @@ class _Builder:
         self.markings: set[Marking] = {Marking.CLEAR}  # the identity's
         self.custom_types: set[str] = set()
         self.first_created: dt.datetime | None = None
-        self.batch = batch  # the statements of the batch, when these are only part of it
+        self.undated = undated  # the time of the batch these statements are part of
 
     def entity(self, entity: ExportEntity) -> _Entity:
         found = self.entities.get(entity.id)
@@ -307,9 +318,8 @@ class _Builder:
 
     def _undated(self) -> dt.datetime:
         """The creation time of an object no statement dates: the batch's first statement's."""
-        if self.batch is not None:
-            dates = (s.created for s in self.batch() if not _opaque(s))
-            self.first_created, self.batch = min(dates, default=None), None
+        if self.undated is not None:
+            self.first_created, self.undated = self.undated(), None
         return self.first_created or _EPOCH
 
     def _sco(self, holder: _Entity) -> Obj | None:
@@ -326,11 +336,9 @@ class _Builder:
             "object_marking_refs": [TLP2_IDS[marking]],
             **properties,
         }
-        found = holder.properties
-        if "name" in found and entity.type in ("autonomous-system", "file"):
-            obj["name"] = found["name"][0]
-        if "alias" in found and entity.type in ("email-addr", "user-account"):
-            obj["display_name"] = found["alias"][0]
+        value = _SCO_VALUES.get(entity.type)
+        if value is not None and value[0] in holder.properties:
+            obj[value[1]] = holder.properties[value[0]][0]
         if entity.type in CUSTOM_SCO_TYPES:
             # STIX §7.3: a custom SCO names the extension definition that defines it.
             self.custom_types.add(entity.type)
@@ -474,14 +482,14 @@ def stix_objects(
     *,
     identity_name: str = "cyberatlas",
     endpoints: bool = True,
-    batch: Callable[[], Iterable[ExportStatement]] | None = None,
+    undated: Callable[[], dt.datetime | None] | None = None,
 ) -> list[Obj]:
     """The STIX objects (SDOs, SCOs, SROs) of these statements and of these entities even when
     no statement describes them, without the bundle's identity and marking definitions (TAXII
     serves objects one by one). ``endpoints=False`` leaves out the entities that only the
-    relationships name; ``batch`` gives, when asked, all the statements of a batch these are
-    part of, whose first statement dates an object that no statement dates."""
-    builder = _Builder(identity_name, batch)
+    relationships name; ``undated`` gives, when asked, the time of an object that no statement
+    dates when these statements are part of a larger batch (by default the first of these)."""
+    builder = _Builder(identity_name, undated)
     given = [builder.entity(entity).entity.id for entity in entities]
     relations = [obj for obj in map(builder.add, statements) if obj is not None]
     return list(builder.objects(None if endpoints else given)) + relations

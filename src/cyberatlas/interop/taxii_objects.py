@@ -20,12 +20,21 @@ from typing import Any, NamedTuple
 import orjson
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from cyberatlas.accounts.models import OrgKind, Role, User
-from cyberatlas.core.references import DOMAIN_TYPES
+from cyberatlas.core.references import DOMAIN_TYPES, OPAQUE_OBSERVABLE_TYPES
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import CyberatlasError
 from cyberatlas.investigations.models import Investigation
@@ -37,7 +46,7 @@ from cyberatlas.knowledge.sql import ColumnCondition
 from .exports import OrganizationNames, fetch_rows, record_rows, to_record
 from .models import TaxiiStatus
 from .records import ExportEntity, ExportStatement
-from .stix_export import CONTAINERS, stix_objects
+from .stix_export import CONTAINERS, folded_predicates, stix_objects
 
 COMMUNITY = "6f1d2f4e-8a7b-4c39-9e21-3b0c5d7a9e10"
 _NAMESPACE = uuid.UUID("3c8e0d56-0f51-4f0b-8f64-2b5a1d9c7e42")
@@ -311,6 +320,9 @@ class _Statements:
         self.known: set[str] = set()  # the entities named by the rows decided
         self.emit: dict[str, int] = {}  # entity: the row that brings it
         self.properties: dict[str, list[_Row]] = {}  # of the entities brought
+        # The strictest marking and the first time of the property statements of an entity
+        # whose object takes no value from them (most observables), read only summed up.
+        self.summed: dict[str, tuple[int, dt.datetime]] = {}
         self.organizations = OrganizationNames(user.organization_id)
         self.vendor = connections[base.db].vendor
 
@@ -372,6 +384,9 @@ class _Statements:
         markings = {e: _MARKINGS[rows[self.emit[e]][_MARKING]] for e in emitted}
         for row in properties:
             markings[row[_SUBJECT]] = max(markings[row[_SUBJECT]], _MARKINGS[row[_MARKING]])
+        for e in emitted:
+            if e in self.summed:
+                markings[e] = max(markings[e], _MARKINGS[self.summed[e][0]])
         found = self._entities(
             [*emitted, *(row[_SUBJECT] for row in sros), *(row[_OBJECT] for row in sros)],
             labels,
@@ -384,7 +399,7 @@ class _Statements:
                 records,
                 [found[e] for e in emitted],
                 endpoints=False,
-                batch=lambda: self._batch(first),
+                undated=lambda: self._first_time(first),
             )
         }
         built: list[tuple[int, Item]] = []
@@ -464,23 +479,46 @@ class _Statements:
                         self.emit[entity_id] = new[entity_id]
                         self.properties[entity_id] = []
                         emitted.append(entity_id)
-        for some in _batches(emitted, self.vendor):
+        whole: list[str] = []  # entities whose property statements are read whole
+        summed: list[str] = []
+        for entity_id in emitted:
+            wanted = folded_predicates(self.kinds[entity_id][0])
+            (whole if wanted is None or wanted else summed).append(entity_id)
+        for some in _batches(whole, self.vendor):
             properties = self.base.filter(_Property(), _Among("subject_id", some))
             for row in record_rows(properties.order_by("created_at", "id")):
                 self.properties[row[_SUBJECT]].append(row)
+        for some in _batches(summed, self.vendor):
+            properties = self.base.filter(_Property(), _Among("subject_id", some)).order_by()
+            sums = properties.values("subject_id").annotate(
+                strictest=Max("marking"), first=Min("created_at")
+            )
+            for entity_id, marking, first in fetch_rows(
+                sums.values_list("subject_id", "strictest", "first")
+            ):
+                self.summed[entity_id] = (marking, first)
         self.decided = max(self.decided, end)
 
-    def _batch(self, first: int) -> list[ExportStatement]:
-        """The statements the objects of the whole chunk starting at row ``first`` are built
-        from: the properties of the entities it brings and its relationship statements."""
+    def _first_time(self, first: int) -> dt.datetime | None:
+        """The time of the first statement the objects of the chunk starting at row ``first``
+        are built from (the properties of the entities it brings, its relationships), those
+        naming an opaque observable aside, as the builder counts them."""
         end = self._chunk(first, whole=True)[1]
         self._decide(end)
-        rows = [row for e, n in self.emit.items() if first <= n < end for row in self.properties[e]]
-        rows += [row for row in self.rows[first:end] if row[_OBJECT] is not None]
-        found = self._entities(
-            [e for row in rows for e in (row[_SUBJECT], row[_OBJECT]) if e], {}, {}
-        )
-        return self._records(rows, found)
+        kinds = self.kinds
+        times = [
+            row[_CREATED]
+            for row in self.rows[first:end]
+            if row[_OBJECT] is not None
+            and kinds[row[_SUBJECT]][0] not in OPAQUE_OBSERVABLE_TYPES
+            and kinds[row[_OBJECT]][0] not in OPAQUE_OBSERVABLE_TYPES
+        ]
+        for entity_id, n in self.emit.items():
+            if first <= n < end and kinds[entity_id][0] not in OPAQUE_OBSERVABLE_TYPES:
+                times += [row[_CREATED] for row in self.properties[entity_id]]
+                if entity_id in self.summed:
+                    times.append(self.summed[entity_id][1])
+        return min(times, default=None)
 
 
 _MARKINGS = {int(m): m for m in Marking}
