@@ -164,7 +164,7 @@ class _Column(Expression):
         return sql
 
 
-class _Timestamp(_Column):
+class Timestamp(_Column):
     """A timestamp column, read as text and converted by ``fetch_rows`` once per distinct
     value: a page's statements share a few timestamps, which the drivers would convert one
     value at a time (SQLite's parses each one it reads; on PostgreSQL, Django's loader is
@@ -213,10 +213,10 @@ def _canonical_uuid(value: str | None, expression: Any, connection: Any) -> str 
 
 _COLUMNS: dict[str, type[_Column]] = {
     "id": _Uuid,
-    "first_seen": _Timestamp,
-    "last_seen": _Timestamp,
-    "created_at": _Timestamp,
-    "updated_at": _Timestamp,
+    "first_seen": Timestamp,
+    "last_seen": Timestamp,
+    "created_at": Timestamp,
+    "updated_at": Timestamp,
 }
 
 

@@ -43,7 +43,7 @@ from cyberatlas.knowledge.models import Entity, Statement
 from cyberatlas.knowledge.services import CONTRIBUTOR_ROLES
 from cyberatlas.knowledge.sql import ColumnCondition
 
-from .exports import OrganizationNames, fetch_rows, record_rows, to_record
+from .exports import OrganizationNames, Timestamp, fetch_rows, record_rows, to_record
 from .models import TaxiiStatus
 from .records import ExportEntity, ExportStatement
 from .stix_export import CONTAINERS, folded_predicates, stix_objects
@@ -109,18 +109,11 @@ def _may_write(user: User, roles: set[str]) -> bool:
 
 
 def collections_for(user: User) -> list[Collection]:
-    org = user.organization
     roles = user.role_names()
-    may_write = _may_write(user, roles)
-    community = Collection(
-        COMMUNITY,
-        "Community",
-        "What you may read outside investigations.",
-        may_write and org is not None and org.kind == OrgKind.MEMBER,
-    )
-    found = [community]
+    found = [_community(user, roles)]
     if Role.PARTNER in roles:
         return found
+    may_write = _may_write(user, roles)
     for investigation in Investigation.objects.filter(memberships__user=user).order_by("name"):
         found.append(
             Collection(
@@ -134,7 +127,19 @@ def collections_for(user: User) -> list[Collection]:
     return found
 
 
+def _community(user: User, roles: set[str]) -> Collection:
+    org = user.organization
+    return Collection(
+        COMMUNITY,
+        "Community",
+        "What you may read outside investigations.",
+        _may_write(user, roles) and org is not None and org.kind == OrgKind.MEMBER,
+    )
+
+
 def collection_for(user: User, wanted: str) -> Collection:
+    if wanted == COMMUNITY:  # every reader's: no need to read their investigations
+        return _community(user, user.role_names())
     for found in collections_for(user):
         if found.id == wanted:
             return found
@@ -323,6 +328,8 @@ class _Statements:
         # The strictest marking and the first time of the property statements of an entity
         # whose object takes no value from them (most observables), read only summed up.
         self.summed: dict[str, tuple[int, dt.datetime]] = {}
+        # By the first row of a chunk: entities, and whether the collection named them before it.
+        self.named_before: dict[int, QuerySet[Any]] = {}
         self.organizations = OrganizationNames(user.organization_id)
         self.vendor = connections[base.db].vendor
 
@@ -469,10 +476,13 @@ class _Statements:
         emitted = []
         for first, ids in groups.items():
             boundary = rows[first]
+            if first not in self.named_before:
+                self.named_before[first] = _named_before(
+                    self.base, boundary[_CREATED], boundary[_ID]
+                )
             for some in _batches(ids, self.vendor):
-                for entity_id, type_, key, seen in _named_before(
-                    self.base, boundary[_CREATED], boundary[_ID], some
-                ):
+                found = self.named_before[first].filter(_Among("id", some))
+                for entity_id, type_, key, seen in fetch_rows(found):
                     self.kinds[entity_id] = (type_, key)
                     self.known.add(entity_id)
                     if not seen:
@@ -491,7 +501,7 @@ class _Statements:
         for some in _batches(summed, self.vendor):
             properties = self.base.filter(_Property(), _Among("subject_id", some)).order_by()
             sums = properties.values("subject_id").annotate(
-                strictest=Max("marking"), first=Min("created_at")
+                strictest=Max("marking"), first=Min(Timestamp("created_at"))
             )
             for entity_id, marking, first in fetch_rows(
                 sums.values_list("subject_id", "strictest", "first")
@@ -532,20 +542,18 @@ def _batches(ids: list[str], vendor: str) -> Iterator[list[str]]:
         yield ids[start : start + size]
 
 
-def _named_before(
-    base: QuerySet[Statement], at: dt.datetime, pk: uuid.UUID, ids: Iterable[str]
-) -> list[tuple[str, str, str, bool]]:
-    """These entities with their type and key, and whether a statement of the collection named
-    them before (at, pk): one look-up by subject and one by object for each, stopping at the
-    first statement found."""
+def _named_before(base: QuerySet[Statement], at: dt.datetime, pk: uuid.UUID) -> QuerySet[Any]:
+    """Entities with their type and key, and whether a statement of the collection named them
+    before (at, pk): one look-up by subject and one by object for each, stopping at the first
+    statement found."""
     earlier = base.filter(_before(at, pk))
     named = _Exists(earlier.filter(subject_id=OuterRef("pk"))) | _Exists(
         earlier.filter(object_id=OuterRef("pk"))
     )
-    found = Entity.objects.filter(_Among("id", ids)).annotate(
+    found = Entity.objects.annotate(
         named_before=ExpressionWrapper(named, output_field=BooleanField())
     )
-    return fetch_rows(found.values_list("id", "type", "key", "named_before"))
+    return found.values_list("id", "type", "key", "named_before")
 
 
 class _Exists(Exists):
