@@ -480,7 +480,9 @@ class _Statements:
                 self.named_before[first] = _named_before(
                     self.base, boundary[_CREATED], boundary[_ID]
                 )
-            for some in _batches(ids, self.vendor):
+            # Some hundreds at a time on PostgreSQL: for more, its planner would read the whole
+            # entity table, and beyond a cost compile the query before running it (JIT).
+            for some in _batches(ids, 700 if self.vendor == "postgresql" else 5000):
                 found = self.named_before[first].filter(_Among("id", some))
                 for entity_id, type_, key, seen in fetch_rows(found):
                     self.kinds[entity_id] = (type_, key)
@@ -494,11 +496,11 @@ class _Statements:
         for entity_id in emitted:
             wanted = folded_predicates(self.kinds[entity_id][0])
             (whole if wanted is None or wanted else summed).append(entity_id)
-        for some in _batches(whole, self.vendor):
+        for some in _batches(whole, 5000):
             properties = self.base.filter(_Property(), _Among("subject_id", some))
             for row in record_rows(properties.order_by("created_at", "id")):
                 self.properties[row[_SUBJECT]].append(row)
-        for some in _batches(summed, self.vendor):
+        for some in _batches(summed, 5000):
             properties = self.base.filter(_Property(), _Among("subject_id", some)).order_by()
             sums = properties.values("subject_id").annotate(
                 strictest=Max("marking"), first=Min(Timestamp("created_at"))
@@ -534,10 +536,7 @@ class _Statements:
 _MARKINGS = {int(m): m for m in Marking}
 
 
-def _batches(ids: list[str], vendor: str) -> Iterator[list[str]]:
-    """Ids some hundreds at a time on PostgreSQL: there the planner would read the whole
-    entity table for more, and beyond a cost compile the query before running it (JIT)."""
-    size = 700 if vendor == "postgresql" else 5000
+def _batches(ids: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 
