@@ -61,7 +61,8 @@ def export_records(
     investigation: Investigation | None = None,
     action: str = "export",
 ) -> Iterator[ExportStatement]:
-    """Stream the reader's statements as export records, in keyset chunks (bounded memory)."""
+    """Stream the reader's statements as export records, in keyset chunks: memory holds the
+    entities (each made once), not the statements."""
     statements = exported_statements(actor, investigation=investigation)
     strict = statements.filter(marking__in=(Marking.AMBER_STRICT, Marking.RED)).count()
     audit.record(actor, action, "amber+strict,red" if strict else "", statements.count())

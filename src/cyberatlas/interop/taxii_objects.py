@@ -5,6 +5,12 @@ becomes one SDO or SCO (its properties folded from its property statements), eac
 statement one SRO whose id is the statement's own. Objects are ordered by the statement that
 first brought them into the collection, so pages are keyset slices of the statement table:
 ``date_added`` is that statement's time, an object's version its latest statement's time.
+
+A page reads statements as tuples, a part at a time, and asks the database, for the entities a
+part names, whether an earlier statement of the collection named them (an index look-up each)
+and the property statements of those it brings; a page costs a handful of queries whatever its
+size. Its cursor (``next``) is the position after a statement or, when the page ends among the
+objects one statement brings, after the first of them.
 """
 
 from __future__ import annotations
@@ -212,8 +218,8 @@ def _from(at: dt.datetime, pk: uuid.UUID | str) -> Q:
 
 
 def _before(at: dt.datetime, pk: uuid.UUID | str) -> Q:
-    """Before (at, pk) in arrival order, as a range an index on a statement's subject and
-    time can check without reading the statement."""
+    """Before (at, pk) in arrival order, as a range on the time, which an index holding the
+    time checks without reading the statement."""
     return Q(created_at__lte=at) & ~Q(created_at=at, pk__gte=pk)
 
 
