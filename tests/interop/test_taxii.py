@@ -16,6 +16,7 @@ from cyberatlas.core.tlp import Marking
 from cyberatlas.interop.stix_import import TLP2_IDS
 from cyberatlas.interop.taxii_objects import COMMUNITY, collection_id, timestamp
 from cyberatlas.knowledge import services
+from cyberatlas.knowledge.models import AuditEvent
 from tests.factories import investigation, org, person, say
 
 PASSWORD = "correct horse battery staple"
@@ -323,3 +324,17 @@ def test_a_page_leaves_the_cycle_collector_as_it_found_it(members):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_serving_strict_objects_is_audited_and_open_ones_are_not(members):
+    alice, _, carol = members
+    say(alice, "domain-name:open.example.com", "status", "active")
+    assert served(alice)
+    assert served(alice, endpoint="manifest")
+    assert not AuditEvent.objects.filter(action__startswith="taxii.").exists()
+    say(alice, "domain-name:red.example.com", "status", "active", Marking.RED, recipients=[carol])
+    served(carol)
+    event = AuditEvent.objects.get(action="taxii.objects")
+    assert (event.actor, event.markings, event.count) == (carol, "red", 1)
+    served(carol, endpoint="manifest")
+    assert AuditEvent.objects.filter(action="taxii.manifest", actor=carol).count() == 1

@@ -25,8 +25,10 @@ from django.views.decorators.csrf import csrf_exempt
 from cyberatlas.accounts import two_factor
 from cyberatlas.accounts.models import ApiToken, User
 from cyberatlas.errors import CyberatlasError
+from cyberatlas.knowledge import audit
 
 from . import taxii_objects
+from .stix_import import KNOWN_MARKINGS
 from .taxii_objects import Collection, Filters
 
 MEDIA_TYPE = "application/taxii+json;version=2.1"
@@ -197,6 +199,22 @@ def _list(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
+def _audited(user: User, action: str, page: taxii_objects.Page) -> None:
+    """A page that serves AMBER+STRICT or RED objects is a read of that data, audited as every
+    other read path audits it (one row per request). An object's marking is the strictest
+    behind it, so its marking references say what was read."""
+    audit.record_read(
+        user,
+        action,
+        (
+            KNOWN_MARKINGS[ref]
+            for item in page.items
+            for ref in item.stix.get("object_marking_refs", ())
+            if ref in KNOWN_MARKINGS
+        ),
+    )
+
+
 def _page_headers(page: taxii_objects.Page) -> dict[str, str]:
     if not page.items:
         return {}
@@ -228,6 +246,7 @@ def objects(request: HttpRequest, user: User, collection_id: str) -> HttpRespons
 @_collector_paused
 def _objects_page(request: HttpRequest, user: User, found: Collection) -> HttpResponse:
     page = taxii_objects.objects_page(user, found, _filters(request))
+    _audited(user, "taxii.objects", page)
     return _response(_envelope(page), headers=_page_headers(page))
 
 
@@ -240,6 +259,7 @@ def object_by_id(
     page = taxii_objects.objects_page(user, found, _filters(request, object_id))
     if not page.items:
         return _error(404, "No such object", object_id)
+    _audited(user, "taxii.object", page)
     return _response(_envelope(page), headers=_page_headers(page))
 
 
@@ -251,6 +271,7 @@ def versions(request: HttpRequest, user: User, collection_id: str, object_id: st
     page = taxii_objects.objects_page(user, found, filters._replace(versions=["all"]))
     if not page.items:
         return _error(404, "No such object", object_id)
+    _audited(user, "taxii.versions", page)
     body: dict[str, Any] = {
         "more": page.next is not None,
         "versions": [i.version for i in page.items],
@@ -263,6 +284,7 @@ def versions(request: HttpRequest, user: User, collection_id: str, object_id: st
 def manifest(request: HttpRequest, user: User, collection_id: str) -> HttpResponse:
     found = taxii_objects.collection_for(user, collection_id)
     page = taxii_objects.objects_page(user, found, _filters(request))
+    _audited(user, "taxii.manifest", page)
     body: dict[str, Any] = {"more": page.next is not None}
     if page.next is not None:
         body["next"] = page.next
