@@ -37,14 +37,9 @@ def _compose(ms: int, counter: int, random_bits: int) -> int:
     return (ms & _MS) << 80 | _VERSION_4 | counter << 64 | _VARIANT | random_bits & _RANDOM
 
 
-def ordered_uuid_int() -> int:
-    ms, counter = _next_tick()
-    return _compose(ms, counter, int.from_bytes(os.urandom(8)))
-
-
 def ordered_uuid() -> uuid.UUID:
     """A version-4-shaped UUID that sorts by creation time (see the module's docstring)."""
-    return uuid.UUID(int=ordered_uuid_int())
+    return uuid.UUID(int=_compose(*_next_tick(), int.from_bytes(os.urandom(8))))
 
 
 def ordered_uuids(count: int) -> list[int]:

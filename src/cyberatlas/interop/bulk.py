@@ -22,9 +22,9 @@ from django.db.models.fields import DateTimeField
 Adapter = Callable[[Any], Any]
 
 
-def db_uuid(value: int) -> str:
+def db_uuid(value: int, *, postgres: bool) -> str:
     """A UUID (as an integer) in the form the database column takes it."""
-    if connection.vendor == "postgresql":
+    if postgres:
         return str(uuid.UUID(int=value))
     return f"{value:032x}"  # Django stores UUIDs as 32 hex digits on SQLite
 

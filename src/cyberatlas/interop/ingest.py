@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, cast
 
-from django.db import OperationalError, connection, models, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from cyberatlas.accounts.models import User
@@ -38,9 +38,9 @@ from cyberatlas.knowledge.models import Entity, Grant, Statement, StatementVersi
 from cyberatlas.knowledge.services import Audience, checked_audience, contributor_check
 
 from . import pipeline
-from .bulk import RowWriter, any_of
+from .bulk import RowWriter, any_of, db_uuid
 from .models import ImportRun
-from .prepare import Prepared, Preparer, Ready, Target
+from .prepare import Prepared, Preparer, Ready, Reject, Target
 from .records import FileError, ImportContext, Importer, Rejected
 
 KEPT_REJECTIONS = 1000
@@ -337,9 +337,9 @@ class _Writer:
                 subject = self._final_id(item.subject, new)
                 obj = self._final_id(item.object, new) if item.object is not None else None
                 if item.error is not None:
-                    raise _Reject(item.error)
+                    raise Reject(item.error)
                 resolved.append(_Resolved(item, subject, obj, self.marking_for(item)))
-            except _Reject as exc:
+            except Reject as exc:
                 self.summary.reject(Rejected(item.location, exc.reason))
         to_create = [row for entity_id, row in new.items() if entity_id not in self.known]
         _WRITERS.entities().insert(to_create)
@@ -397,12 +397,12 @@ class _Writer:
         if entity_id is not None:
             known = entity_id in self.visible or entity_id in self.created_here
             if entity_id not in new and not known:
-                raise _Reject(f"{entity_id} is neither in the input nor known")
+                raise Reject(f"{entity_id} is neither in the input nor known")
             return entity_id
         key = (target.type, target.folded)
         found = self.names.get(key)
         if found is not None and found.startswith("ambiguous:"):
-            raise _Reject(f"{target.type}:{target.name} names several entities: {found[10:]}")
+            raise Reject(f"{target.type}:{target.name} names several entities: {found[10:]}")
         if found is None:
             found = new_domain_object_id(target.type)
             self.names[key] = found
@@ -534,8 +534,9 @@ class _Writer:
         statements: list[tuple[Any, ...]] = []
         versions: list[tuple[Any, ...]] = []
         grants: list[tuple[Any, ...]] = []
+        recipient = Grant.Reason.RECIPIENT.value
         for r, number in zip(fresh, ordered_uuids(len(fresh)), strict=True):
-            statement_id = str(uuid.UUID(int=number)) if self.postgres else f"{number:032x}"
+            statement_id = db_uuid(number, postgres=self.postgres)
             said = self._said(r, adapt=not self.postgres)
             modified: Any = r.item.modified
             if modified is not None and not self.postgres:
@@ -546,7 +547,7 @@ class _Writer:
             )  # fmt: skip
             versions.append((statement_id, stamp, author, *said, 1, "created", "import", False))
             if r.marking is Marking.RED:
-                grants += [(statement_id, u.pk, author, now) for u in self.recipients]
+                grants += [(statement_id, u.pk, author, now, recipient) for u in self.recipients]
         before = self.words.last_row() if self.words is not None and statements else None
         _WRITERS.statements().insert(statements)
         if self.words is not None and before is not None:
@@ -628,35 +629,12 @@ class _Writers:
 
     def grants(self) -> RowWriter:
         columns = ("statement", "user", "granted_by", "granted_at", "reason")
-        return self._get(
-            "grants",
-            lambda: _Constants(
-                Grant, columns, (Grant.Reason.RECIPIENT.value,), ignore_conflicts=True
-            ),
-        )
+        return self._get("grants", lambda: RowWriter(Grant, columns, ignore_conflicts=True))
 
     def entities(self) -> RowWriter:
         return self._get(
             "entities", lambda: RowWriter(Entity, ("id", "type", "key"), ignore_conflicts=True)
         )
-
-
-class _Constants(RowWriter):
-    """A writer that appends the same trailing values to every row."""
-
-    def __init__(
-        self,
-        model: type[models.Model],
-        columns: Sequence[str],
-        constants: tuple[Any, ...],
-        *,
-        ignore_conflicts: bool = False,
-    ) -> None:
-        super().__init__(model, columns, ignore_conflicts=ignore_conflicts)
-        self.constants = constants
-
-    def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        super().insert([row + self.constants for row in rows])
 
 
 _WRITERS = _Writers()
@@ -699,12 +677,6 @@ def _functional(predicate: str) -> bool:
 
 def _domain(entity_id: str) -> bool:
     return entity_id.partition("--")[0] in DOMAIN_TYPES
-
-
-class _Reject(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # Files at least this large are read by a separate process when the caller allows it.

@@ -66,7 +66,9 @@ class Prepared(NamedTuple):
     ready: list[Ready]
 
 
-class _Reject(Exception):
+class Reject(Exception):
+    """An item the import rejects, with the reason it reports."""
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -90,7 +92,7 @@ class Preparer:
                 continue
             try:
                 ready.append(self._ready(record))
-            except _Reject as exc:
+            except Reject as exc:
                 bad_refs.append(Rejected(record.location, exc.reason))
         return Prepared(rejected + bad_refs, ready)
 
@@ -108,7 +110,7 @@ class Preparer:
         if predicate is not None:
             try:
                 value = self._checked(predicate, claim, obj)
-            except _Reject as exc:
+            except Reject as exc:
                 error = exc.reason
         source = claim.source or claim.original_source
         if claim.original_source and claim.source and claim.original_source not in claim.source:
@@ -135,7 +137,7 @@ class Preparer:
 
     def _target(self, ref: Ref, *, creates: bool) -> Target:
         if ref.type not in ENTITY_TYPES:
-            raise _Reject(f"unknown entity type {ref.type!r}")
+            raise Reject(f"unknown entity type {ref.type!r}")
         if ref.type in OBSERVABLE_TYPES and ref.value is not None:
             entity_id, key = self._observable(ref.type, ref.value)
             return Target(entity_id, ref.type, key)
@@ -147,7 +149,7 @@ class Preparer:
             return Target(entity_id, ref.type, "" if creates else None)
         if ref.type in DOMAIN_TYPES and ref.name:
             return Target(None, ref.type, None, ref.name, fold(ref.name))
-        raise _Reject(f"a {ref.type} needs a value, an identifier or a name")
+        raise Reject(f"a {ref.type} needs a value, an identifier or a name")
 
     def _observable(self, type_: str, raw: str) -> tuple[str, str]:
         cache_key = (type_, raw)
@@ -162,7 +164,7 @@ class Preparer:
                 self.observables.clear()
             self.observables[cache_key] = found
         if isinstance(found, str):
-            raise _Reject(found)
+            raise Reject(found)
         return found
 
     def _by_id(self, type_: str, stix_id: str) -> str:
@@ -182,7 +184,7 @@ class Preparer:
                 self.ids.clear()
             self.ids[cache_key] = found
         if found[1]:
-            raise _Reject(found[1])
+            raise Reject(found[1])
         return found[0]
 
     def _checked(
@@ -191,19 +193,19 @@ class Preparer:
         value: str | None = None
         if predicate.relationship:
             if obj is None:
-                raise _Reject(f"the {predicate.name!r} relationship needs an object")
+                raise Reject(f"the {predicate.name!r} relationship needs an object")
             if predicate.value_required or claim.value is not None:
                 value = _value(predicate, claim.value or "same")
         else:
             if claim.value is None:
-                raise _Reject(f"the {predicate.name!r} property needs a value")
+                raise Reject(f"the {predicate.name!r} property needs a value")
             value = _value(predicate, claim.value)
         for role, ref, allowed in (
             ("subject", claim.subject, predicate.subject_types),
             ("object", claim.object, predicate.object_types),
         ):
             if ref is not None and allowed and ref.type not in allowed:
-                raise _Reject(f"{predicate.name!r} does not take a {ref.type} as its {role}")
+                raise Reject(f"{predicate.name!r} does not take a {ref.type} as its {role}")
         return value
 
 
@@ -211,4 +213,4 @@ def _value(predicate: predicates.Predicate, text: str) -> str:
     try:
         return predicate.normalize_value(text)
     except predicates.InvalidValue as exc:
-        raise _Reject(f"{text[:80]!r} for {predicate.name!r}: {exc}") from None
+        raise Reject(f"{text[:80]!r} for {predicate.name!r}: {exc}") from None
