@@ -215,6 +215,7 @@ def build(world: World) -> tuple[list[User], list[Statement]]:
                 retracted=spec.retracted and k == len(history) - 1,
             )
             for k, (m, i) in enumerate(history)
+            if spec.earlier  # never changed: no version rows, version 1 is the statement
         ]
     Statement.objects.bulk_create(statements)
     StatementVersion.objects.bulk_create(versions)

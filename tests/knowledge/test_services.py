@@ -215,7 +215,33 @@ def test_other_organizations_cannot_change_a_statement(world):
     added = say(world["alice"], "domain-name:evil.com", "status", "active")
     with pytest.raises(Forbidden, match="contributing organization"):
         services.retract(world["carol"], added.pk)
-    assert StatementVersion.objects.filter(statement=added).count() == 1
+    assert StatementVersion.objects.filter(statement=added).count() == 0
+    assert [v.change for v in reads.history(world["alice"], added.pk)] == ["created"]
+
+
+def test_version_1_is_the_statement_until_its_first_change(world):
+    alice, bob = world["alice"], world["bob"]
+    added = say(alice, "domain-name:evil.com", "status", "active", source="https://a.example")
+    assert not StatementVersion.objects.filter(statement=added).exists()  # no copy of itself
+    (first,) = reads.history(bob, added.pk)
+    assert (first.number, first.change, first.value, first.edited_by, first.edited_at) == (
+        1,
+        "created",
+        "active",
+        "alice",
+        added.created_at,
+    )
+    services.revise(bob, added.pk, value="inactive", note="moved")
+    stored = StatementVersion.objects.filter(statement=added).order_by("number")
+    assert [(v.number, v.value, v.edited_by_id, v.source) for v in stored] == [
+        (1, "active", alice.pk, "https://a.example"),  # as it was, by whom and when it was said
+        (2, "inactive", bob.pk, "https://a.example"),
+    ]
+    assert stored[0].edited_at == added.created_at
+    assert [(v.number, v.change, v.value, v.note) for v in reads.history(alice, added.pk)] == [
+        (1, "created", "active", ""),
+        (2, "revised", "inactive", "moved"),
+    ]
 
 
 def test_remark_to_red_replaces_recipients_and_strict_markings_drop_grants(world):

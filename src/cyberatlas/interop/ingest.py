@@ -532,7 +532,6 @@ class _Writer:
         stamp = now if self.postgres else self.adapt_moment(now)
         author, org = self.actor.pk, self.org_id
         statements: list[tuple[Any, ...]] = []
-        versions: list[tuple[Any, ...]] = []
         grants: list[tuple[Any, ...]] = []
         recipient = Grant.Reason.RECIPIENT.value
         for r, number in zip(fresh, ordered_uuids(len(fresh)), strict=True):
@@ -545,14 +544,12 @@ class _Writer:
                 (statement_id, r.subject, r.item.predicate, r.object, org, author, stamp, stamp,
                  modified, *said, r.item.folded, "unreviewed", 1, False)
             )  # fmt: skip
-            versions.append((statement_id, stamp, author, *said, 1, "created", "import", False))
             if r.marking is Marking.RED:
                 grants += [(statement_id, u.pk, author, now, recipient) for u in self.recipients]
         before = self.words.last_row() if self.words is not None and statements else None
         _WRITERS.statements().insert(statements)
         if self.words is not None and before is not None:
             self.words.add_after(before)
-        _WRITERS.versions().insert(versions)
         self.written_subjects.update(r.subject for r in fresh)
         self.written_objects.update(r.object for r in fresh if r.object is not None)
         if self.postgres:
@@ -584,7 +581,7 @@ class _Writer:
             pass  # rolled back to the savepoint, setting included
 
     def _said(self, r: _Resolved, *, adapt: bool) -> tuple[Any, ...]:
-        """What a statement and its first version both say, in ``_SAID`` order."""
+        """What a statement says (its versioned fields), in ``_SAID`` order."""
         item = r.item
         first: Any = item.first_seen
         last: Any = item.last_seen
@@ -619,13 +616,6 @@ class _Writers:
                    "created_at", "updated_at", "source_modified", *_SAID, "folded", "vetting",
                    "version", "retracted")  # fmt: skip
         return self._get("statements", lambda: RowWriter(Statement, columns, adapt_dates=False))
-
-    def versions(self) -> RowWriter:
-        columns = ("statement", "edited_at", "edited_by", *_SAID, "number", "change", "note",
-                   "retracted")  # fmt: skip
-        return self._get(
-            "versions", lambda: RowWriter(StatementVersion, columns, adapt_dates=False)
-        )
 
     def grants(self) -> RowWriter:
         columns = ("statement", "user", "granted_by", "granted_at", "reason")

@@ -143,7 +143,11 @@ class Statement(StatementFields):
 
 
 class StatementVersion(StatementFields):
-    """Every version of a statement, the current one included, as it was written."""
+    """The versions of a changed statement, the current one included, as they were written.
+
+    A statement never changed has none: its version 1 is the statement row itself (half the
+    rows of a large import). Its first change writes version 1 before the new version.
+    """
 
     class Change(models.TextChoices):
         CREATED = "created"

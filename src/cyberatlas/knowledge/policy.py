@@ -25,7 +25,7 @@ from cyberatlas.accounts.models import User
 from cyberatlas.core.tlp import Marking
 from cyberatlas.investigations.models import Membership
 
-from .models import Entity, Grant, Statement, StatementVersion
+from .models import Entity, Grant, Statement, StatementFields, StatementVersion
 from .sql import ColumnCondition
 
 _OPEN = (Marking.CLEAR, Marking.GREEN)
@@ -147,14 +147,35 @@ def system_statements() -> QuerySet[Statement]:
     return Statement.objects.filter(retracted=False)
 
 
-def visible_versions(user: User | None, statement: Statement) -> QuerySet[StatementVersion]:
-    """The versions of a statement the user may read, each judged under its own marking.
+def visible_versions(user: User | None, statement: Statement) -> list[StatementVersion]:
+    """The versions of a statement the user may read, each judged under its own marking, oldest
+    first.
 
-    A statement's history is shown only where its current version is readable.
+    A statement's history is shown only where its current version is readable. A statement
+    that was never changed has no version rows: its version 1 is the statement itself.
     """
     if not Statement.objects.filter(readable(user), pk=statement.pk).exists():
-        return StatementVersion.objects.none()
-    return StatementVersion.objects.filter(_rule(user, _VERSION), statement_id=statement.pk)
+        return []
+    versions = list(
+        StatementVersion.objects.filter(_rule(user, _VERSION), statement_id=statement.pk)
+        .select_related("edited_by")
+        .order_by("number")
+    )
+    if statement.version == 1 and not versions:
+        versions = [
+            StatementVersion(
+                statement=statement,
+                number=1,
+                change=StatementVersion.Change.CREATED,
+                edited_by_id=statement.author_id,
+                edited_at=statement.created_at,
+                **{name: getattr(statement, name) for name in _VERSIONED},
+            )
+        ]
+    return versions
+
+
+_VERSIONED = [f.attname for f in StatementFields._meta.local_fields]  # what a version says
 
 
 def visible_entities(user: User | None) -> QuerySet[Entity]:

@@ -257,9 +257,7 @@ def history(actor: User | None, statement_id: str | uuid.UUID) -> list[VersionVi
     ).first()
     if current is None:
         raise NotFound(f"no statement {statement_id}", field="statement")
-    versions = list(
-        policy.visible_versions(actor, current).select_related("edited_by").order_by("number")
-    )
+    versions = policy.visible_versions(actor, current)
     audit.record_read(actor, "statement.history", (v.marking for v in versions))
     return [
         VersionView(

@@ -187,8 +187,7 @@ def _store(
         updated_at=now,
         **{f.name: getattr(prov, f.name) for f in fields(prov)},
     )
-    _snapshot(statement, StatementVersion.Change.CREATED, actor, now)
-    _grant(statement, target.recipients, actor)
+    _grant(statement, target.recipients, actor)  # version 1 is the row itself: see save_version
     return statement
 
 
@@ -204,6 +203,13 @@ def _snapshot(
         note=note,
         **{name: getattr(statement, name) for name in _VERSIONED},
     )
+
+
+def _keep_first_version(statement_id: uuid.UUID) -> None:
+    if StatementVersion.objects.filter(statement_id=statement_id, number=1).exists():
+        return  # written when statements still kept their first version twice
+    stored = Statement.objects.select_related("author").get(pk=statement_id)
+    _snapshot(stored, StatementVersion.Change.CREATED, stored.author, stored.created_at)
 
 
 _VERSIONED = {
@@ -303,7 +309,14 @@ def _editable(actor: User, statement_id: str | uuid.UUID) -> Statement:
 
 
 def save_version(statement: Statement, change: str, actor: User, note: str = "") -> Statement:
+    """Save ``statement``, changed in memory, as its next version.
+
+    A statement that was never changed has no version rows: version 1 is the statement row
+    itself. Its first change writes version 1, as stored, before the new one.
+    """
     now = timezone.now()
+    if statement.version == 1:
+        _keep_first_version(statement.pk)
     statement.version += 1
     statement.updated_at = now
     statement.save()
