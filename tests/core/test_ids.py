@@ -32,3 +32,8 @@ def test_more_than_4096_ids_in_a_millisecond_borrow_the_next_one(monkeypatch):
     assert made == sorted(made)
     assert len(set(made)) == 5000
     assert {n >> 80 for n in made} == {1_700_000_000_000, 1_700_000_000_001}
+    # The next ids, still in that (frozen) millisecond, follow the block.
+    more = [*ids.ordered_uuids(3), ids.ordered_uuid().int]
+    assert made + more == sorted(made + more)
+    last = (made[-1] >> 64) & 0xFFF
+    assert [(n >> 64) & 0xFFF for n in more] == [last + 1, last + 2, last + 3, last + 4]

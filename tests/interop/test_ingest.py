@@ -247,6 +247,45 @@ def test_matches_are_proposed_judged_and_undone(people):
     assert MatchProposal.objects.count() == 1
 
 
+def test_matches_are_proposed_for_shared_telling_infrastructure(people):
+    alice = people["alice"]
+    alpha = say(alice, "threat-actor:Alpha", "uses", "domain-name:pay.example.com").subject_id
+    say(alice, "threat-actor:Alpha", "uses", "ipv4-addr:198.51.100.7")  # not telling
+    say(alice, "malware:Kit", "uses", "domain-name:pay.example.com")  # another kind
+    quiet = say(
+        alice, "threat-actor:Quiet", "uses", "domain-name:pay.example.com", Marking.AMBER_STRICT
+    ).subject_id
+    newcomer = "threat-actor--44444444-4444-4444-8444-444444444444"
+    summary = run(
+        alice,
+        [
+            Claim("v1", Ref("threat-actor", stix_id=newcomer), "name", value="Newcomer"),
+            Claim(
+                "v2",
+                Ref("threat-actor", stix_id=newcomer),
+                "uses",
+                object=Ref("domain-name", value="PAY.example.com"),
+            ),
+            Claim(
+                "v3",
+                Ref("threat-actor", stix_id=newcomer),
+                "uses",
+                object=Ref("ipv4-addr", value="198.51.100.7"),
+            ),
+        ],
+    )
+    assert summary.proposals == 2
+    proposals = {
+        frozenset((p.left_id, p.right_id)): (p.reason, p.basis_marking)
+        for p in matching.open_proposals(alice)
+    }
+    assert proposals == {
+        frozenset((alpha, newcomer)): ("both use pay.example.com", Marking.GREEN),
+        frozenset((quiet, newcomer)): ("both use pay.example.com", Marking.AMBER_STRICT),
+    }
+    assert list(matching.open_proposals(people["carol"])) == []  # another organization's
+
+
 def test_an_item_marked_clear_needs_no_tlp(people):
     run(people["alice"], [domain("open.example.com", marking=Marking.CLEAR)], marking=None)
     assert Statement.objects.get().marking == Marking.CLEAR

@@ -10,7 +10,6 @@ temporary table and one ``INSERT … SELECT … ON CONFLICT DO NOTHING``.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
@@ -19,14 +18,17 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.expressions import RawSQL
 from django.db.models.fields import DateTimeField
 
+from cyberatlas.core.ids import ordered_uuids
+
 Adapter = Callable[[Any], Any]
 
 
-def db_uuid(value: int, *, postgres: bool) -> str:
-    """A UUID (as an integer) in the form the database column takes it."""
-    if postgres:
-        return str(uuid.UUID(int=value))
-    return f"{value:032x}"  # Django stores UUIDs as 32 hex digits on SQLite
+def db_uuids(count: int, *, postgres: bool) -> list[str]:
+    """``count`` new time-ordered ids (``core.ids``) in the form the database column takes."""
+    hexes = [f"{value:032x}" for value in ordered_uuids(count)]
+    if not postgres:
+        return hexes  # Django stores UUIDs as 32 hex digits on SQLite
+    return [f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in hexes]
 
 
 def any_of(values: Collection[str]) -> RawSQL:

@@ -25,7 +25,6 @@ from django.utils import timezone
 
 from cyberatlas.accounts.models import User
 from cyberatlas.core import predicates
-from cyberatlas.core.ids import ordered_uuids
 from cyberatlas.core.references import (
     DOMAIN_TYPES,
     new_domain_object_id,
@@ -38,12 +37,13 @@ from cyberatlas.knowledge.models import Entity, Grant, Statement, StatementVersi
 from cyberatlas.knowledge.services import Audience, checked_audience, contributor_check
 
 from . import pipeline
-from .bulk import RowWriter, any_of, db_uuid
+from .bulk import RowWriter, any_of, db_uuids
 from .models import ImportRun
 from .prepare import Prepared, Preparer, Ready, Reject, Target
 from .records import FileError, ImportContext, Importer, Rejected
 
 KEPT_REJECTIONS = 1000
+KEPT_MOMENTS = 10_000  # timestamps remembered in the database's form
 # SQLite's page cache while an import writes (KiB): the indexes that take random inserts fit
 # for a million statements. Given back when the import ends.
 IMPORT_CACHE_KIB = 512 * 1024
@@ -268,6 +268,7 @@ class _Writer:
         self.markings: dict[Marking | None, Marking] = {}
         self.postgres = connection.vendor == "postgresql"
         self.adapt_moment = connection.ops.adapt_datetimefield_value
+        self.moments: dict[dt.datetime, Any] = {}
         self.words: _WordIndex | None = None
         self.unanalyzed = 0  # PostgreSQL: rows written since the planner's statistics
         self.analyzed = 0
@@ -317,21 +318,10 @@ class _Writer:
         self.pending_names = []
         for rejected in batch.rejected:
             self.summary.reject(rejected)
-        new: dict[str, _Row] = {}
-        referenced: set[str] = set()
-        wanted_names: set[tuple[str, str]] = set()
-        for item in batch.ready:
-            for target in (item.subject, item.object):
-                if target is None:
-                    continue
-                if target.entity_id is None:
-                    wanted_names.add((target.type, target.folded))
-                elif target.key is None:
-                    referenced.add(target.entity_id)
-                elif target.entity_id not in new:
-                    new[target.entity_id] = (target.entity_id, target.type, target.key)
-        self._learn(set(new) | referenced, wanted_names)
+        new = batch.described  # grows by the domain objects made for names below
+        self._learn(set(new) | batch.referenced, batch.names)
         resolved: list[_Resolved] = []
+        domain = self.domain_entities
         for item in batch.ready:
             try:
                 subject = self._final_id(item.subject, new)
@@ -341,16 +331,16 @@ class _Writer:
                 resolved.append(_Resolved(item, subject, obj, self.marking_for(item)))
             except Reject as exc:
                 self.summary.reject(Rejected(item.location, exc.reason))
+                continue
+            if item.subject.type in DOMAIN_TYPES:
+                domain.add(subject)
+            if obj is not None and item.object.type in DOMAIN_TYPES:  # type: ignore[union-attr]
+                domain.add(obj)
         to_create = [row for entity_id, row in new.items() if entity_id not in self.known]
         _WRITERS.entities().insert(to_create)
         created = {row[0] for row in to_create}
         self.created_here |= created
         self.known |= created
-        for r in resolved:
-            if _domain(r.subject):
-                self.domain_entities.add(r.subject)
-            if r.object is not None and _domain(r.object):
-                self.domain_entities.add(r.object)
         names = [
             _Resolved(
                 self._name_item(name), entity_id, None, self._name_marking(entity_id, resolved)
@@ -477,8 +467,8 @@ class _Writer:
         for known, r in revisions:
             statement = found[_uuid(known.pk)]
             item = r.item
-            said = dict(zip(_SAID, self._said(r, adapt=False), strict=False))
-            said.pop("investigation")
+            said = {name: getattr(item, name) for name in _REVISED}
+            said["marking"] = int(r.marking)
             if statement.marking > said["marking"]:
                 said["marking"] = statement.marking  # a source's new version never lowers it
             for name, value in said.items():
@@ -534,15 +524,16 @@ class _Writer:
         statements: list[tuple[Any, ...]] = []
         grants: list[tuple[Any, ...]] = []
         recipient = Grant.Reason.RECIPIENT.value
-        for r, number in zip(fresh, ordered_uuids(len(fresh)), strict=True):
-            statement_id = db_uuid(number, postgres=self.postgres)
-            said = self._said(r, adapt=not self.postgres)
-            modified: Any = r.item.modified
-            if modified is not None and not self.postgres:
-                modified = self.adapt_moment(modified)
+        stored, investigation = self._stored, self.investigation_id
+        for r, statement_id in zip(
+            fresh, db_uuids(len(fresh), postgres=self.postgres), strict=True
+        ):
+            item = r.item
             statements.append(
-                (statement_id, r.subject, r.item.predicate, r.object, org, author, stamp, stamp,
-                 modified, *said, r.item.folded, "unreviewed", 1, False)
+                (statement_id, r.subject, item.predicate, r.object, org, author, stamp, stamp,
+                 stored(item.modified), item.value, int(r.marking), investigation, item.source,
+                 item.evidence, stored(item.first_seen), stored(item.last_seen), item.confidence,
+                 item.source_grade, item.information_grade, item.folded, "unreviewed", 1, False)
             )  # fmt: skip
             if r.marking is Marking.RED:
                 grants += [(statement_id, u.pk, author, now, recipient) for u in self.recipients]
@@ -580,22 +571,31 @@ class _Writer:
         except OperationalError:
             pass  # rolled back to the savepoint, setting included
 
-    def _said(self, r: _Resolved, *, adapt: bool) -> tuple[Any, ...]:
-        """What a statement says (its versioned fields), in ``_SAID`` order."""
-        item = r.item
-        first: Any = item.first_seen
-        last: Any = item.last_seen
-        if adapt:
-            first = None if first is None else self.adapt_moment(first)
-            last = None if last is None else self.adapt_moment(last)
-        return (
-            item.value, int(r.marking), self.investigation_id, item.source, item.evidence,
-            first, last, item.confidence, item.source_grade, item.information_grade,
-        )  # fmt: skip
+    def _stored(self, moment: dt.datetime | None) -> Any:
+        """A timestamp as its column takes it; SQLite's text form is remembered (a batch's
+        claims share few timestamps, and Django's adaptation costs microseconds)."""
+        if moment is None or self.postgres:
+            return moment
+        found = self.moments.get(moment)
+        if found is None:
+            if len(self.moments) >= KEPT_MOMENTS:
+                self.moments.clear()
+            found = self.moments[moment] = self.adapt_moment(moment)
+        return found
 
 
 _SAID = ("value", "marking", "investigation", "source", "evidence", "first_seen", "last_seen",
          "confidence", "source_grade", "information_grade")  # fmt: skip
+_REVISED = (
+    "value",
+    "source",
+    "evidence",
+    "first_seen",
+    "last_seen",
+    "confidence",
+    "source_grade",
+    "information_grade",
+)  # what a source's newer version may change
 _NAME_FUNCTIONAL = predicates.get("name").functional
 
 
@@ -663,10 +663,6 @@ def _functional(predicate: str) -> bool:
         return predicates.get(predicate).functional
     except KeyError:
         return False
-
-
-def _domain(entity_id: str) -> bool:
-    return entity_id.partition("--")[0] in DOMAIN_TYPES
 
 
 # Files at least this large are read by a separate process when the caller allows it.

@@ -51,42 +51,55 @@ def propose_matches(actor: User, entity_ids: Iterable[str]) -> int:
 
 
 def _propose(actor: User, ids: Sequence[str]) -> int:
+    """Proposals about ``ids``. An entity's type is the prefix of its id (STIX ids are
+    ``type--uuid``), so the statements are read without joining their entities."""
     readable = policy.visible_statements(actor)
     found: dict[tuple[str, str], tuple[str, int]] = {}
 
-    names = readable.filter(subject_id__in=any_of(ids), predicate__in=entities.NAME_PREDICATES)
+    # Names and links of these subjects in one pass over their statements.
     mine: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-    for subject_id, folded, value, marking in names.values_list(
-        "subject_id", "folded", "value", "marking"
-    ):
-        mine[folded].append((subject_id, value or "", marking))
+    by_object: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    own = readable.filter(
+        Q(predicate__in=entities.NAME_PREDICATES) | Q(object__isnull=False),
+        subject_id__in=any_of(ids),
+    ).values_list("subject_id", "predicate", "folded", "value", "object_id", "marking")
+    for subject_id, predicate, folded, value, object_id, marking in own:
+        if object_id is not None:
+            if _type(object_id) in TELLING:
+                by_object[object_id].append((subject_id, marking))
+        elif predicate in entities.NAME_PREDICATES:
+            mine[folded].append((subject_id, value or "", marking))
     if mine:
         same_names = readable.filter(
             predicate__in=entities.NAME_PREDICATES, folded__in=any_of(mine)
-        ).values_list("subject_id", "subject__type", "folded", "marking")
-        for other, other_type, folded, marking in same_names:
+        ).values_list("subject_id", "folded", "marking")
+        for other, folded, marking in same_names:
             for subject_id, value, own_marking in mine[folded]:
-                if other != subject_id and _kind(other_type) == _kind(_type(subject_id)):
+                if other != subject_id and _kind(_type(other)) == _kind(_type(subject_id)):
                     _note(found, subject_id, other, f"both are named {value!r}",
                           max(marking, own_marking))  # fmt: skip
 
-    # The object's type is checked here: a condition on it in SQL lets the planner start from
-    # every entity of those types instead of from these few subjects.
-    links = readable.filter(subject_id__in=any_of(ids), object__isnull=False).values_list(
-        "subject_id", "object_id", "object__type", "object__key", "marking"
-    )
-    by_object: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-    for subject_id, object_id, object_type, key, marking in links:
-        if object_type in TELLING:
-            by_object[object_id].append((subject_id, key, marking))
+    shared: dict[tuple[str, str], str] = {}  # pair -> the object behind its note, named below
     if by_object:
         sharing = readable.filter(object_id__in=any_of(by_object)).values_list(
-            "subject_id", "subject__type", "object_id", "marking"
+            "subject_id", "object_id", "marking"
         )
-        for other, other_type, object_id, marking in sharing:
-            for subject_id, key, own_marking in by_object[object_id]:
-                if other != subject_id and _kind(other_type) == _kind(_type(subject_id)):
-                    _note(found, subject_id, other, f"both use {key}", max(marking, own_marking))
+        for other, object_id, marking in sharing:
+            for subject_id, own_marking in by_object[object_id]:
+                if (
+                    other != subject_id
+                    and _kind(_type(other)) == _kind(_type(subject_id))
+                    and _note(found, subject_id, other, "", max(marking, own_marking))
+                ):
+                    shared[_pair(subject_id, other)] = object_id
+    if shared:
+        keys = dict(
+            policy.visible_entities(actor)
+            .filter(pk__in=any_of(set(shared.values())))
+            .values_list("pk", "key")
+        )
+        for pair, object_id in shared.items():
+            found[pair] = (f"both use {keys[object_id]}", found[pair][1])
 
     if not found:
         return 0
@@ -109,12 +122,19 @@ def _type(entity_id: str) -> str:
     return entity_id.partition("--")[0]
 
 
+def _pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)
+
+
 def _note(
     found: dict[tuple[str, str], tuple[str, int]], a: str, b: str, reason: str, marking: int
-) -> None:
-    pair = (a, b) if a < b else (b, a)
+) -> bool:
+    """Keep the least strictly marked reason for a pair; whether this one is it."""
+    pair = _pair(a, b)
     if pair not in found or found[pair][1] > marking:
         found[pair] = (reason, marking)
+        return True
+    return False
 
 
 def _judged_pairs(actor: User, ids: set[str]) -> set[tuple[str, str]]:

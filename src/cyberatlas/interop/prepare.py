@@ -64,6 +64,10 @@ class Ready(NamedTuple):
 class Prepared(NamedTuple):
     rejected: list[Rejected]  # the importer's own rejections first, then bad references
     ready: list[Ready]
+    # What the writer looks up for the whole batch, gathered here to spare it a pass:
+    described: dict[str, tuple[str, str, str]]  # entities the claims give: id -> (id, type, key)
+    referenced: set[str]  # ids the claims only name (they must exist)
+    names: set[tuple[str, str]]  # (type, folded name) of domain objects given by name
 
 
 class Reject(Exception):
@@ -94,7 +98,20 @@ class Preparer:
                 ready.append(self._ready(record))
             except Reject as exc:
                 bad_refs.append(Rejected(record.location, exc.reason))
-        return Prepared(rejected + bad_refs, ready)
+        described: dict[str, tuple[str, str, str]] = {}
+        referenced: set[str] = set()
+        names: set[tuple[str, str]] = set()
+        for item in ready:
+            for target in (item.subject, item.object):
+                if target is None:
+                    continue
+                if target.entity_id is None:
+                    names.add((target.type, target.folded))
+                elif target.key is None:
+                    referenced.add(target.entity_id)
+                elif target.entity_id not in described:
+                    described[target.entity_id] = (target.entity_id, target.type, target.key)
+        return Prepared(rejected + bad_refs, ready, described, referenced, names)
 
     def _ready(self, claim: Claim) -> Ready:
         predicate: predicates.Predicate | None
