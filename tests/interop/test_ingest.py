@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import InvalidInput, NotFound
@@ -460,6 +461,23 @@ def test_two_versions_in_one_input_keep_the_newer(people, monkeypatch, batch):
         "Sells kits and mules."
     ]
     assert counts(summary) == (2, 1, 1, 0)
+
+
+def test_earlier_statements_are_read_by_subject_and_organization_only(people):
+    alice, carol = people["alice"], people["carol"]
+    records = [domain(f"d{n}.example.com", n) for n in range(5)]
+    run(carol, records)  # another organization said it first
+    run(alice, records)
+    with CaptureQueriesContext(connection) as queries:
+        assert counts(run(alice, records)) == (0, 0, 5, 0)  # its own, recognised
+    (lookup,) = [q["sql"] for q in queries if '"knowledge_statement"."source_modified"' in q["sql"]]
+    assert f'organization_id" = {alice.organization_id}' in lookup
+    if connection.vendor == "sqlite":  # the planner is told which index; check it uses both
+        assert 'INDEXED BY "stmt_subject"' in lookup
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {lookup}")
+            plan = " ".join(str(row[3]) for row in cursor.fetchall())
+        assert "INDEX stmt_subject (subject_id=? AND organization_id=?)" in plan
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner statistics")

@@ -435,26 +435,21 @@ class _Writer:
         }
         if not subjects:
             return {}, {}
-        # Only the subject narrows in SQL: an organization filter tempts the planner to walk
-        # that organization's whole (ever growing) index instead of each subject's few rows.
+        # The subject index leads with (subject, organization): other organizations' rows
+        # about these subjects (all of them, for a shared corpus) are never read.
         query = (
             policy.visible_statements(self.actor)
-            .filter(subject_id__in=any_of(subjects))
+            .filter(subject_id__in=any_of(subjects), organization_id=self.org_id)
             .order_by("created_at", "id")
-            .values_list(
-                "subject_id", "predicate", "value", "object_id", "pk", "source_modified",
-                "organization_id",
-            )
-        )  # fmt: skip
+            .values_list("subject_id", "predicate", "value", "object_id", "pk", "source_modified")
+        )
         sql, params = query.query.sql_with_params()  # plain rows: no converters per value
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(_by_subject_index(sql), params)
             rows = cursor.fetchall()
         by_key: dict[_Key, _Known] = {}
         by_slot: dict[_Slot, _Known] = {}
-        for subject, predicate, value, obj, pk, modified, org in rows:
-            if org != self.org_id:
-                continue
+        for subject, predicate, value, obj, pk, modified in rows:
             known = _Known(pk, _moment(modified))
             by_key[(subject, predicate, value, obj)] = known
             if obj is None and _functional(predicate):
@@ -639,6 +634,17 @@ _Slot = tuple[str, str]
 class _Known:
     pk: Any  # as the database returns it: 32 hex digits on SQLite, a UUID on PostgreSQL
     modified: dt.datetime | None
+
+
+def _by_subject_index(sql: str) -> str:
+    """SQLite: look statements up by the subject index. Its planner otherwise answers the
+    organization condition with each branch of the policy's OR over the organization index
+    (every statement of the organization: 40 times slower at a million); PostgreSQL's
+    statistics lead it to the subject index unaided."""
+    table = 'FROM "knowledge_statement" '
+    if connection.vendor != "sqlite" or sql.count(table) != 1:
+        return sql
+    return sql.replace(table, f'{table}INDEXED BY "stmt_subject" ')
 
 
 def _uuid(pk: Any) -> uuid.UUID:

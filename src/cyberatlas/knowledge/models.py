@@ -109,8 +109,11 @@ class Statement(StatementFields):
 
     class Meta:
         indexes = [
-            # Labels read an entity's first name: subject and predicate, oldest first.
-            models.Index(fields=["subject", "predicate", "created_at"], name="stmt_subject"),
+            # An entity's statements; an import reads what its organization said about its
+            # subjects without touching the rows of others; labels read first names.
+            models.Index(
+                fields=["subject", "organization", "predicate", "created_at"], name="stmt_subject"
+            ),
             models.Index(fields=["object", "marking"], name="stmt_object"),
             models.Index(fields=["predicate", "folded"], name="stmt_lookup"),
             models.Index(fields=["organization", "marking"], name="stmt_org"),
