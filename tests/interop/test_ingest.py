@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import InvalidInput, NotFound
-from cyberatlas.interop import ingest, matching, pipeline, plugins
+from cyberatlas.interop import bulk, ingest, matching, pipeline, plugins
 from cyberatlas.interop.models import ImportRun, MatchProposal
 from cyberatlas.interop.records import Claim, FileError, ImportContext, Record, Ref, Rejected
 from cyberatlas.knowledge import entities, reads
@@ -285,6 +285,19 @@ def test_matches_are_proposed_for_shared_telling_infrastructure(people):
         frozenset((quiet, newcomer)): ("both use pay.example.com", Marking.AMBER_STRICT),
     }
     assert list(matching.open_proposals(people["carol"])) == []  # another organization's
+
+
+def test_rows_that_may_exist_are_written_once_inside_a_transaction(people):
+    # An entity another import wrote after this one looked: the batch still goes in whole.
+    writer = bulk.RowWriter(Entity, ("id", "type", "key"), ignore_conflicts=True)
+    taken = ("domain-name--00000000-0000-5000-8000-000000000001", "domain-name", "a.example")
+    fresh = ("domain-name--00000000-0000-5000-8000-000000000002", "domain-name", "b.example")
+    with transaction.atomic():
+        writer.insert([taken])
+        writer.insert([taken, fresh])
+        writer.insert([fresh])
+        assert sorted(Entity.objects.values_list("id", "type", "key")) == [taken, fresh]
+    assert Entity.objects.count() == 2
 
 
 def test_an_item_marked_clear_needs_no_tlp(people):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import orjson
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 from django.db.models.expressions import RawSQL
 from django.db.models.fields import DateTimeField
 
@@ -90,11 +90,21 @@ class RowWriter:
         return out
 
     def _copy(self, rows: Sequence[tuple[Any, ...]], db: Any) -> None:
+        if self.ignore_conflicts:
+            # Rows the caller found missing are nearly always still missing: copied straight
+            # in, unless a concurrent transaction wrote one meanwhile (then through a table).
+            try:
+                with transaction.atomic(using=db.alias):
+                    self._copy_into(self.table, rows, db)
+                return
+            except (IntegrityError, db.Database.IntegrityError):  # Django's, or from psycopg's copy
+                pass
+        self._copy_into(self.incoming if self.ignore_conflicts else self.table, rows, db)
+
+    def _copy_into(self, target: str, rows: Sequence[tuple[Any, ...]], db: Any) -> None:
         with db.cursor() as wrapper:
             cursor = wrapper.cursor  # psycopg's own cursor: Django's wrapper has no copy()
-            target = self.table
-            if self.ignore_conflicts:
-                target = self.incoming
+            if target == self.incoming:
                 cursor.execute(
                     f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} ON COMMIT DROP "
                     f"AS SELECT {self.columns} FROM {self.table} WITH NO DATA"
@@ -103,7 +113,7 @@ class RowWriter:
             with cursor.copy(f"COPY {target} ({self.columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            if self.ignore_conflicts:
+            if target == self.incoming:
                 cursor.execute(
                     f"INSERT INTO {self.table} ({self.columns}) "
                     f"SELECT {self.columns} FROM {target} ON CONFLICT DO NOTHING"
