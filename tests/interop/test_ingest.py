@@ -285,6 +285,14 @@ def test_matches_are_proposed_for_shared_telling_infrastructure(people):
         frozenset((quiet, newcomer)): ("both use pay.example.com", Marking.AMBER_STRICT),
     }
     assert list(matching.open_proposals(people["carol"])) == []  # another organization's
+    # The import handed over what it wrote of the newcomer; read back, it proposes the same.
+    MatchProposal.objects.all().delete()
+    assert matching.propose_matches(alice, [newcomer]) == 2
+    again = {
+        frozenset((p.left_id, p.right_id)): (p.reason, p.basis_marking)
+        for p in matching.open_proposals(alice)
+    }
+    assert again == proposals
 
 
 def test_rows_that_may_exist_are_written_once_inside_a_transaction(people):

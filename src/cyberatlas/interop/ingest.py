@@ -38,6 +38,7 @@ from cyberatlas.knowledge.services import Audience, checked_audience, contributo
 
 from . import pipeline
 from .bulk import RowWriter, any_of, db_uuids
+from .matching import KINDS, OwnRow, propose_matches, telling
 from .models import ImportRun
 from .prepare import Prepared, Preparer, Ready, Reject, Target
 from .records import FileError, ImportContext, Importer, Rejected
@@ -157,9 +158,7 @@ def ingest(
         summary.run_id = run.pk
         if writer.words is not None:
             writer.words.restore()
-        from .matching import propose_matches  # after the writes: it reads them
-
-        summary.proposals = propose_matches(actor, writer.domain_entities)
+        summary.proposals = propose_matches(actor, writer.domain_entities, writer.telling)
     return summary
 
 
@@ -263,6 +262,9 @@ class _Writer:
         self.seen_keys: set[_Key] = set()
         self.written_subjects: set[str] = set()  # subjects of statements this import wrote
         self.written_objects: set[str] = set()  # and their objects
+        # What match proposals read of the entities this import made (see propose_matches).
+        self.telling: dict[str, list[OwnRow]] = {}
+        self.revised: set[str] = set()  # subjects whose statements this import revised
         self.pending_names: list[tuple[str, str]] = []  # entities this batch created by name
         self.recipients = [u for u in options.recipients if u.pk != actor.pk]
         self.markings: dict[Marking | None, Marking] = {}
@@ -461,6 +463,8 @@ class _Writer:
         found = Statement.objects.select_for_update().in_bulk([_uuid(k.pk) for k, _ in revisions])
         for known, r in revisions:
             statement = found[_uuid(known.pk)]
+            self.revised.add(statement.subject_id)  # matching reads what it says now
+            self.telling.pop(statement.subject_id, None)
             item = r.item
             said = {name: getattr(item, name) for name in _REVISED}
             said["marking"] = int(r.marking)
@@ -537,6 +541,17 @@ class _Writer:
         if self.words is not None and before is not None:
             self.words.add_after(before)
         self.written_subjects.update(r.subject for r in fresh)
+        for r in fresh:
+            item = r.item
+            if (
+                item.subject.type in KINDS
+                and r.subject in self.created_here
+                and r.subject not in self.revised
+                and telling(item.predicate, r.object)
+            ):
+                self.telling.setdefault(r.subject, []).append(
+                    (r.subject, item.predicate, item.folded, item.value, r.object, int(r.marking))
+                )
         self.written_objects.update(r.object for r in fresh if r.object is not None)
         if self.postgres:
             self._keep_statistics(len(statements))

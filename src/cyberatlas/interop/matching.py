@@ -11,7 +11,7 @@ at least as strictly as what the proposal rests on, and undoing it retracts that
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -41,28 +41,48 @@ def _kind(type_: str) -> str:
     return KINDS.get(type_, type_)
 
 
-def propose_matches(actor: User, entity_ids: Iterable[str]) -> int:
-    """Record proposals for ``actor`` about the given entities; returns how many are new."""
+# A statement an entity is the subject of, as matching reads it:
+# (subject, predicate, folded value, value, object, marking).
+OwnRow = tuple[str, str, str, str | None, str | None, int]
+
+
+def telling(predicate: str, object_id: str | None) -> bool:
+    """Whether a statement counts for matching: a name, or a link to anything."""
+    return object_id is not None or predicate in entities.NAME_PREDICATES
+
+
+def propose_matches(
+    actor: User, entity_ids: Iterable[str], written: Mapping[str, list[OwnRow]] | None = None
+) -> int:
+    """Record proposals for ``actor`` about the given entities; returns how many are new.
+
+    ``written``: for entities that exist only in the current transaction, the statements it
+    wrote about them that count (``telling``); nobody else can have said anything about them,
+    so they are not read back."""
+    written = written or {}
     ids = sorted(i for i in entity_ids if i.partition("--")[0] in KINDS)
     created = 0
     for start in range(0, len(ids), CHUNK):
-        created += _propose(actor, ids[start : start + CHUNK])
+        created += _propose(actor, ids[start : start + CHUNK], written)
     return created
 
 
-def _propose(actor: User, ids: Sequence[str]) -> int:
+def _propose(actor: User, ids: Sequence[str], written: Mapping[str, list[OwnRow]]) -> int:
     """Proposals about ``ids``. An entity's type is the prefix of its id (STIX ids are
     ``type--uuid``), so the statements are read without joining their entities."""
     readable = policy.visible_statements(actor)
     found: dict[tuple[str, str], tuple[str, int]] = {}
 
-    # Names and links of these subjects in one pass over their statements.
+    # Names and links of these subjects, in one pass over their statements.
     mine: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     by_object: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    own = readable.filter(
-        Q(predicate__in=entities.NAME_PREDICATES) | Q(object__isnull=False),
-        subject_id__in=any_of(ids),
-    ).values_list("subject_id", "predicate", "folded", "value", "object_id", "marking")
+    unread = [i for i in ids if i not in written]
+    own: list[OwnRow] = [row for i in ids if i in written for row in written[i]]
+    if unread:
+        own += readable.filter(
+            Q(predicate__in=entities.NAME_PREDICATES) | Q(object__isnull=False),
+            subject_id__in=any_of(unread),
+        ).values_list("subject_id", "predicate", "folded", "value", "object_id", "marking")
     for subject_id, predicate, folded, value, object_id, marking in own:
         if object_id is not None:
             if _type(object_id) in TELLING:
