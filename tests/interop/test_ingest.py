@@ -306,6 +306,11 @@ def test_rows_that_may_exist_are_written_once_inside_a_transaction(people):
         writer.insert([fresh])
         assert sorted(Entity.objects.values_list("id", "type", "key")) == [taken, fresh]
     assert Entity.objects.count() == 2
+    # Inserted where missing, saying which were: the others existed.
+    other = ("domain-name--00000000-0000-5000-8000-000000000003", "domain-name", "c.example")
+    assert writer.insert_missing([taken, other, fresh]) == {other[0]}
+    assert writer.insert_missing([taken, other]) == set()
+    assert Entity.objects.get(pk=other[0]).key == "c.example"
 
 
 def test_an_item_marked_clear_needs_no_tlp(people):

@@ -61,6 +61,31 @@ class RowWriter:
         self.dates = [
             n for n, f in enumerate(fields) if adapt_dates and isinstance(f, DateTimeField)
         ]
+        self.key = quote(str(fields[0].column))  # type: ignore[union-attr]
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)  # type: ignore[union-attr]
+            source = f"SELECT * FROM unnest({arrays})"
+        else:
+            extract = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(len(fields)))
+            source = f"SELECT {extract} FROM json_each(%s) WHERE true"  # WHERE: SQLite's upsert
+        self.missing_sql = (
+            f"INSERT INTO {self.table} ({self.columns}) {source} "
+            f"ON CONFLICT DO NOTHING RETURNING {self.key}"
+        )
+
+    def insert_missing(self, rows: Sequence[tuple[Any, ...]]) -> set[Any]:
+        """Insert the rows whose key (the first column) is free, in one statement; return the
+        keys of those inserted. Their values must be text or numbers, as JSON carries them."""
+        if not rows:
+            return set()
+        db = connections[DEFAULT_DB_ALIAS]
+        if db.vendor == "postgresql":
+            params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+        else:
+            params = [orjson.dumps(rows).decode()]
+        with db.cursor() as cursor:
+            cursor.execute(self.missing_sql, params)
+            return {key for (key,) in cursor.fetchall()}
 
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:

@@ -321,7 +321,7 @@ class _Writer:
         for rejected in batch.rejected:
             self.summary.reject(rejected)
         new = batch.described  # grows by the domain objects made for names below
-        self._learn(set(new) | batch.referenced, batch.names)
+        self._learn(new, batch.referenced, batch.names)
         resolved: list[_Resolved] = []
         domain = self.domain_entities
         for item in batch.ready:
@@ -338,11 +338,11 @@ class _Writer:
                 domain.add(subject)
             if obj is not None and item.object.type in DOMAIN_TYPES:  # type: ignore[union-attr]
                 domain.add(obj)
-        to_create = [row for entity_id, row in new.items() if entity_id not in self.known]
-        _WRITERS.entities().insert(to_create)
-        created = {row[0] for row in to_create}
-        self.created_here |= created
-        self.known |= created
+        named = [row for entity_id, row in new.items() if entity_id not in self.known]
+        _WRITERS.entities().insert(named)  # domain objects made for names: new ids
+        made = {row[0] for row in named}
+        self.created_here |= made
+        self.known |= made
         names = [
             _Resolved(
                 self._name_item(name), entity_id, None, self._name_marking(entity_id, resolved)
@@ -351,18 +351,28 @@ class _Writer:
         ]
         self._store(names + resolved)
 
-    def _learn(self, ids: set[str], names: set[tuple[str, str]]) -> None:
-        """One look-up per batch: which ids exist, which the actor sees, which names resolve."""
-        fresh = ids - self.known - self.created_here
-        if fresh:
-            existing = set(Entity.objects.filter(pk__in=any_of(fresh)).values_list("pk", flat=True))
+    def _learn(
+        self, described: dict[str, _Row], referenced: set[str], names: set[tuple[str, str]]
+    ) -> None:
+        """Per batch: the entities the claims describe are created where missing (which tells
+        which existed), then which of the existing ones the actor sees, which names resolve."""
+        missing = [row for entity_id, row in described.items() if entity_id not in self.known]
+        created = _WRITERS.entities().insert_missing(missing)
+        self.created_here |= created
+        self.known |= created
+        existing = {row[0] for row in missing} - created
+        unknown = referenced - self.known
+        if unknown:
+            existing |= set(
+                Entity.objects.filter(pk__in=any_of(unknown)).values_list("pk", flat=True)
+            )
+        if existing:
             self.known |= existing
-            if existing:
-                self.visible |= set(
-                    policy.visible_entities(self.actor)
-                    .filter(pk__in=any_of(existing))
-                    .values_list("pk", flat=True)
-                )
+            self.visible |= set(
+                policy.visible_entities(self.actor)
+                .filter(pk__in=any_of(existing))
+                .values_list("pk", flat=True)
+            )
         fresh_names = {n for n in names if n not in self.names}
         if fresh_names:
             folded = {name for _, name in fresh_names}
