@@ -56,35 +56,36 @@ class RowWriter:
         self.incoming = quote(f"{meta.db_table}_incoming")
         self.ignore_conflicts = ignore_conflicts
         placeholders = ", ".join(["%s"] * len(fields))
-        conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-        self.sql = f"INSERT INTO {self.table} ({self.columns}) VALUES ({placeholders}){conflict}"
+        insert = f"INSERT INTO {self.table} ({self.columns}) VALUES ({placeholders})"
+        self.ignoring_sql = f"{insert} ON CONFLICT DO NOTHING"
+        self.sql = self.ignoring_sql if ignore_conflicts else insert
         self.dates = [
             n for n, f in enumerate(fields) if adapt_dates and isinstance(f, DateTimeField)
         ]
         self.key = quote(str(fields[0].column))  # type: ignore[union-attr]
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)  # type: ignore[union-attr]
-            source = f"SELECT * FROM unnest({arrays})"
-        else:
-            extract = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(len(fields)))
-            source = f"SELECT {extract} FROM json_each(%s) WHERE true"  # WHERE: SQLite's upsert
-        self.missing_sql = (
-            f"INSERT INTO {self.table} ({self.columns}) {source} "
+        types = [f.db_type(connection) for f in fields]  # type: ignore[union-attr]
+        arrays = ", ".join(f"%s::{db_type}[]" for db_type in types)
+        self.missing_sql = (  # PostgreSQL: one statement, saying what it inserted
+            f"INSERT INTO {self.table} ({self.columns}) SELECT * FROM unnest({arrays}) "
             f"ON CONFLICT DO NOTHING RETURNING {self.key}"
         )
 
     def insert_missing(self, rows: Sequence[tuple[Any, ...]]) -> set[Any]:
-        """Insert the rows whose key (the first column) is free, in one statement; return the
-        keys of those inserted. Their values must be text or numbers, as JSON carries them."""
+        """Insert the rows whose key (the first column) is free; return the keys of those
+        inserted (one look-up of each key, where a check first would make two)."""
         if not rows:
             return set()
         db = connections[DEFAULT_DB_ALIAS]
-        if db.vendor == "postgresql":
-            params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
-        else:
-            params = [orjson.dumps(rows).decode()]
         with db.cursor() as cursor:
-            cursor.execute(self.missing_sql, params)
+            if db.vendor == "postgresql":
+                cursor.execute(self.missing_sql, [list(c) for c in zip(*rows, strict=True)])
+                return {key for (key,) in cursor.fetchall()}
+            # SQLite: new rows take the rowids after the last one (no AUTOINCREMENT, and the
+            # transaction writes alone), so those after it are the ones this inserted.
+            cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {self.table}")
+            (last,) = cursor.fetchone()
+            cursor.executemany(self.ignoring_sql, rows)
+            cursor.execute(f"SELECT {self.key} FROM {self.table} WHERE rowid > %s", [last])
             return {key for (key,) in cursor.fetchall()}
 
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
