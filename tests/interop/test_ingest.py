@@ -257,6 +257,8 @@ def test_matches_are_proposed_for_shared_telling_infrastructure(people):
         alice, "threat-actor:Quiet", "uses", "domain-name:pay.example.com", Marking.AMBER_STRICT
     ).subject_id
     newcomer = "threat-actor--44444444-4444-4444-8444-444444444444"
+    other = "threat-actor--66666666-6666-4666-8666-666666666666"
+    wallet = Ref("cryptocurrency-wallet", value="0x52908400098527886E0F7030069857D2E4169EE7")
     summary = run(
         alice,
         [
@@ -273,9 +275,13 @@ def test_matches_are_proposed_for_shared_telling_infrastructure(people):
                 "uses",
                 object=Ref("ipv4-addr", value="198.51.100.7"),
             ),
+            # A wallet new with this import, which two new actors use.
+            Claim("v4", Ref("threat-actor", stix_id=other), "name", value="Other"),
+            Claim("v5", Ref("threat-actor", stix_id=newcomer), "uses", object=wallet),
+            Claim("v6", Ref("threat-actor", stix_id=other), "uses", object=wallet),
         ],
     )
-    assert summary.proposals == 2
+    assert summary.proposals == 3
     proposals = {
         frozenset((p.left_id, p.right_id)): (p.reason, p.basis_marking)
         for p in matching.open_proposals(alice)
@@ -283,11 +289,13 @@ def test_matches_are_proposed_for_shared_telling_infrastructure(people):
     assert proposals == {
         frozenset((alpha, newcomer)): ("both use pay.example.com", Marking.GREEN),
         frozenset((quiet, newcomer)): ("both use pay.example.com", Marking.AMBER_STRICT),
+        frozenset((other, newcomer)): (f"both use {wallet.value}", Marking.GREEN),
     }
     assert list(matching.open_proposals(people["carol"])) == []  # another organization's
-    # The import handed over what it wrote of the newcomer; read back, it proposes the same.
+    # The import handed over what it wrote of the entities it made; read back, it proposes
+    # the same.
     MatchProposal.objects.all().delete()
-    assert matching.propose_matches(alice, [newcomer]) == 2
+    assert matching.propose_matches(alice, [newcomer]) == 3
     again = {
         frozenset((p.left_id, p.right_id)): (p.reason, p.basis_marking)
         for p in matching.open_proposals(alice)

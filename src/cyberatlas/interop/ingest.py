@@ -39,7 +39,7 @@ from cyberatlas.knowledge.services import Audience, checked_audience, contributo
 
 from . import pipeline
 from .bulk import RowWriter, any_of, db_uuids
-from .matching import KINDS, OwnRow, propose_matches, telling
+from .matching import KINDS, TELLING, OwnRow, UseRow, Written, counts, propose_matches
 from .models import ImportRun
 from .prepare import Prepared, Preparer, Ready, Reject, Target
 from .records import FileError, ImportContext, Importer, Rejected
@@ -160,7 +160,9 @@ def ingest(
         summary.run_id = run.pk
         if writer.words is not None:
             writer.words.restore()
-        summary.proposals = propose_matches(actor, writer.domain_entities, writer.telling)
+        summary.proposals = propose_matches(
+            actor, writer.domain_entities, Written(writer.about, writer.using)
+        )
     return summary
 
 
@@ -276,9 +278,10 @@ class _Writer:
         self.seen_keys: set[_Key] = set()
         self.written_subjects: set[str] = set()  # subjects of statements this import wrote
         self.written_objects: set[str] = set()  # and their objects
-        # What match proposals read of the entities this import made (see propose_matches).
-        self.telling: dict[str, list[OwnRow]] = {}
-        self.revised: set[str] = set()  # subjects whose statements this import revised
+        # What match proposals read of the entities this import made (``matching.Written``).
+        self.about: dict[str, list[OwnRow]] = {}
+        self.using: dict[str, list[UseRow]] = {}
+        self.revised: set[str] = set()  # entities named by statements this import revised
         self.pending_names: list[tuple[str, str]] = []  # entities this batch created by name
         self.recipients = [u for u in options.recipients if u.pk != actor.pk]
         self.markings: dict[Marking | None, Marking] = {}
@@ -487,8 +490,12 @@ class _Writer:
         found = Statement.objects.select_for_update().in_bulk([_uuid(k.pk) for k, _ in revisions])
         for known, r in revisions:
             statement = found[_uuid(known.pk)]
-            self.revised.add(statement.subject_id)  # matching reads what it says now
-            self.telling.pop(statement.subject_id, None)
+            for entity_id in (statement.subject_id, statement.object_id):
+                if entity_id is None:
+                    continue
+                self.revised.add(entity_id)  # matching reads what is said of them now
+                self.about.pop(entity_id, None)
+                self.using.pop(entity_id, None)
             item = r.item
             said = {name: getattr(item, name) for name in _REVISED}
             said["marking"] = int(r.marking)
@@ -565,17 +572,18 @@ class _Writer:
         if self.words is not None and before is not None:
             self.words.add_after(before)
         self.written_subjects.update(r.subject for r in fresh)
+        made, revised = self.created_here, self.revised
         for r in fresh:
             item = r.item
-            if (
-                item.subject.type in KINDS
-                and r.subject in self.created_here
-                and r.subject not in self.revised
-                and telling(item.predicate, r.object)
-            ):
-                self.telling.setdefault(r.subject, []).append(
+            if item.subject.type not in KINDS:
+                continue
+            if r.subject in made and r.subject not in revised and counts(item.predicate, r.object):
+                self.about.setdefault(r.subject, []).append(
                     (r.subject, item.predicate, item.folded, item.value, r.object, int(r.marking))
                 )
+            obj = r.object
+            if obj is not None and obj in made and obj not in revised and _type(obj) in TELLING:
+                self.using.setdefault(obj, []).append((r.subject, obj, int(r.marking)))
         self.written_objects.update(r.object for r in fresh if r.object is not None)
         if self.postgres:
             self._keep_statistics(len(statements))
@@ -684,6 +692,10 @@ def _by_subject_index(sql: str) -> str:
     if connection.vendor != "sqlite" or sql.count(table) != 1:
         return sql
     return sql.replace(table, f'{table}INDEXED BY "stmt_subject" ')
+
+
+def _type(entity_id: str) -> str:
+    return entity_id.partition("--")[0]
 
 
 def _uuid(pk: Any) -> uuid.UUID:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -44,22 +45,26 @@ def _kind(type_: str) -> str:
 # A statement an entity is the subject of, as matching reads it:
 # (subject, predicate, folded value, value, object, marking).
 OwnRow = tuple[str, str, str, str | None, str | None, int]
+# A statement naming an infrastructure entity as its object: (subject, object, marking).
+UseRow = tuple[str, str, int]
 
 
-def telling(predicate: str, object_id: str | None) -> bool:
-    """Whether a statement counts for matching: a name, or a link to anything."""
+class Written(NamedTuple):
+    """What the current transaction wrote about entities that exist only in it: nobody else
+    can have said anything about them, so it is handed over instead of read back."""
+
+    about: Mapping[str, list[OwnRow]]  # subject -> its names and links (``counts``)
+    using: Mapping[str, list[UseRow]]  # telling object -> the links to it from KINDS subjects
+
+
+def counts(predicate: str, object_id: str | None) -> bool:
+    """Whether a statement about a subject counts for matching: a name, or a link."""
     return object_id is not None or predicate in entities.NAME_PREDICATES
 
 
-def propose_matches(
-    actor: User, entity_ids: Iterable[str], written: Mapping[str, list[OwnRow]] | None = None
-) -> int:
-    """Record proposals for ``actor`` about the given entities; returns how many are new.
-
-    ``written``: for entities that exist only in the current transaction, the statements it
-    wrote about them that count (``telling``); nobody else can have said anything about them,
-    so they are not read back."""
-    written = written or {}
+def propose_matches(actor: User, entity_ids: Iterable[str], written: Written | None = None) -> int:
+    """Record proposals for ``actor`` about the given entities; returns how many are new."""
+    written = written or Written({}, {})
     ids = sorted(i for i in entity_ids if i.partition("--")[0] in KINDS)
     created = 0
     for start in range(0, len(ids), CHUNK):
@@ -67,7 +72,7 @@ def propose_matches(
     return created
 
 
-def _propose(actor: User, ids: Sequence[str], written: Mapping[str, list[OwnRow]]) -> int:
+def _propose(actor: User, ids: Sequence[str], written: Written) -> int:
     """Proposals about ``ids``. An entity's type is the prefix of its id (STIX ids are
     ``type--uuid``), so the statements are read without joining their entities."""
     readable = policy.visible_statements(actor)
@@ -76,8 +81,9 @@ def _propose(actor: User, ids: Sequence[str], written: Mapping[str, list[OwnRow]
     # Names and links of these subjects, in one pass over their statements.
     mine: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     by_object: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    unread = [i for i in ids if i not in written]
-    own: list[OwnRow] = [row for i in ids if i in written for row in written[i]]
+    about = written.about
+    unread = [i for i in ids if i not in about]
+    own: list[OwnRow] = [row for i in ids if i in about for row in about[i]]
     if unread:
         own += readable.filter(
             Q(predicate__in=entities.NAME_PREDICATES) | Q(object__isnull=False),
@@ -101,9 +107,13 @@ def _propose(actor: User, ids: Sequence[str], written: Mapping[str, list[OwnRow]
 
     shared: dict[tuple[str, str], str] = {}  # pair -> the object behind its note, named below
     if by_object:
-        sharing = readable.filter(object_id__in=any_of(by_object)).values_list(
-            "subject_id", "object_id", "marking"
-        )
+        using = written.using
+        unread = [i for i in by_object if i not in using]
+        sharing: list[UseRow] = [row for i in by_object if i in using for row in using[i]]
+        if unread:
+            sharing += readable.filter(object_id__in=any_of(unread)).values_list(
+                "subject_id", "object_id", "marking"
+            )
         for other, object_id, marking in sharing:
             for subject_id, own_marking in by_object[object_id]:
                 if (
