@@ -49,6 +49,10 @@ OwnRow = tuple[str, str, str, str | None, str | None, int]
 UseRow = tuple[str, str, int]
 
 
+_Rank = tuple[int, int, str]  # marking, 0 for a name or 1 for infrastructure, name or object
+_Noted = tuple[str, int, _Rank]  # the reason, its marking, its rank
+
+
 class Written(NamedTuple):
     """What the current transaction wrote about entities that exist only in it: nobody else
     can have said anything about them, so it is handed over instead of read back."""
@@ -76,7 +80,7 @@ def _propose(actor: User, ids: Sequence[str], written: Written) -> int:
     """Proposals about ``ids``. An entity's type is the prefix of its id (STIX ids are
     ``type--uuid``), so the statements are read without joining their entities."""
     readable = policy.visible_statements(actor)
-    found: dict[tuple[str, str], tuple[str, int]] = {}
+    found: dict[tuple[str, str], _Noted] = {}
 
     # Names and links of these subjects, in one pass over their statements.
     mine: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
@@ -103,7 +107,7 @@ def _propose(actor: User, ids: Sequence[str], written: Written) -> int:
             for subject_id, value, own_marking in mine[folded]:
                 if other != subject_id and _kind(_type(other)) == _kind(_type(subject_id)):
                     _note(found, subject_id, other, f"both are named {value!r}",
-                          max(marking, own_marking))  # fmt: skip
+                          (max(marking, own_marking), 0, value))  # fmt: skip
 
     shared: dict[tuple[str, str], str] = {}  # pair -> the object behind its note, named below
     if by_object:
@@ -119,7 +123,9 @@ def _propose(actor: User, ids: Sequence[str], written: Written) -> int:
                 if (
                     other != subject_id
                     and _kind(_type(other)) == _kind(_type(subject_id))
-                    and _note(found, subject_id, other, "", max(marking, own_marking))
+                    and _note(
+                        found, subject_id, other, "", (max(marking, own_marking), 1, object_id)
+                    )
                 ):
                     shared[_pair(subject_id, other)] = object_id
     if shared:
@@ -129,7 +135,7 @@ def _propose(actor: User, ids: Sequence[str], written: Written) -> int:
             .values_list("pk", "key")
         )
         for pair, object_id in shared.items():
-            found[pair] = (f"both use {keys[object_id]}", found[pair][1])
+            found[pair] = (f"both use {keys[object_id]}", found[pair][1], found[pair][2])
 
     if not found:
         return 0
@@ -141,7 +147,7 @@ def _propose(actor: User, ids: Sequence[str], written: Written) -> int:
     )
     fresh = [
         MatchProposal(owner=actor, left_id=a, right_id=b, reason=reason[:500], basis_marking=m)
-        for (a, b), (reason, m) in found.items()
+        for (a, b), (reason, m, _) in found.items()
         if (a, b) not in judged and (a, b) not in existing
     ]
     MatchProposal.objects.bulk_create(fresh, ignore_conflicts=True)
@@ -156,13 +162,14 @@ def _pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
 
 
-def _note(
-    found: dict[tuple[str, str], tuple[str, int]], a: str, b: str, reason: str, marking: int
-) -> bool:
-    """Keep the least strictly marked reason for a pair; whether this one is it."""
+def _note(found: dict[tuple[str, str], _Noted], a: str, b: str, reason: str, rank: _Rank) -> bool:
+    """Keep one reason for a pair: the least strictly marked, a shared name before shared
+    infrastructure, then the first name or object in order (whatever order rows come in).
+    Whether this one is kept."""
     pair = _pair(a, b)
-    if pair not in found or found[pair][1] > marking:
-        found[pair] = (reason, marking)
+    held = found.get(pair)
+    if held is None or rank < held[2]:
+        found[pair] = (reason, rank[0], rank)
         return True
     return False
 
