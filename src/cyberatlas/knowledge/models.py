@@ -30,7 +30,8 @@ class Entity(models.Model):
 
     class Meta:
         verbose_name_plural = "entities"
-        indexes = [models.Index(fields=["key"], name="entity_key")]
+        # No index on ``key`` alone: observables are found by their id (made from the key);
+        # search reads keys by ``lower(key)`` prefix (migration 0003).
 
     def __str__(self) -> str:
         return self.id
