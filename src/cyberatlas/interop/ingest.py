@@ -628,16 +628,9 @@ class _Writer:
 
 _SAID = ("value", "marking", "investigation", "source", "evidence", "first_seen", "last_seen",
          "confidence", "source_grade", "information_grade")  # fmt: skip
-_REVISED = (
-    "value",
-    "source",
-    "evidence",
-    "first_seen",
-    "last_seen",
-    "confidence",
-    "source_grade",
-    "information_grade",
-)  # what a source's newer version may change
+# What a source's newer version may change of a statement (its marking only upwards).
+_REVISED = ("value", "source", "evidence", "first_seen", "last_seen", "confidence",
+            "source_grade", "information_grade")  # fmt: skip
 _NAME_FUNCTIONAL = predicates.get("name").functional
 
 
