@@ -291,6 +291,32 @@ def test_an_entity_named_in_many_chunks_comes_once(members):
         assert values == [f"d{n:03d}.example.com" for n in range(130)]
 
 
+def test_statements_that_bring_nothing_are_passed_over_whatever_the_limit(members):
+    alice, _, carol = members
+    for n in range(30):
+        say(alice, f"domain-name:d{n:03d}.example.com", "status", "active")
+    say(alice, "domain-name:s.example.com", "status", "active", Marking.AMBER_STRICT)
+    for n in range(30):  # named before: they bring nothing
+        say(carol, f"domain-name:d{n:03d}.example.com", "status", "inactive")
+    say(carol, "domain-name:s.example.com", "status", "inactive")  # the first carol reads
+    say(alice, "domain-name:z.example.com", "status", "active")
+    values = [f"d{n:03d}.example.com" for n in range(30)]
+    for limit in (1, 29, 30, 31, 1000):
+        assert [o["value"] for o in served(carol, limit=limit)] == [
+            *values,
+            "s.example.com",
+            "z.example.com",
+        ]
+        assert [o["value"] for o in served(alice, limit=limit)] == [
+            *values,
+            "s.example.com",
+            "z.example.com",
+        ]
+    strict = TLP2_IDS[Marking.AMBER_STRICT]
+    assert by_value(served(carol))["s.example.com"]["object_marking_refs"] != [strict]
+    assert by_value(served(alice))["s.example.com"]["object_marking_refs"] == [strict]
+
+
 def test_hidden_statements_never_show(members):
     alice, bob, carol = members
     target = say(alice, "threat-actor:Wire Gang", "country", "RU").subject

@@ -9,8 +9,10 @@ first brought them into the collection, so pages are keyset slices of the statem
 A page reads statements as tuples, a part at a time, and asks the database, for the entities a
 part names, whether an earlier statement of the collection named them (an index look-up each)
 and the property statements of those it brings; a page costs a handful of queries whatever its
-size. Its cursor (``next``) is the position after a statement or, when the page ends among the
-objects one statement brings, after the first of them.
+size. A part ends where its statements bring the objects the page misses, so that the entities
+of the statements after it are neither looked up nor built. A page's cursor (``next``) is the
+position after a statement or, when the page ends among the objects one statement brings, after
+the first of them.
 """
 
 from __future__ import annotations
@@ -25,18 +27,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from django.db import connections
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import (
-    BooleanField,
-    Exists,
-    ExpressionWrapper,
-    Max,
-    Min,
-    OuterRef,
-    Q,
-    QuerySet,
-)
-from django.db.models.sql.compiler import SQLCompiler
+from django.db.models import CharField, Expression, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from cyberatlas.accounts.models import OrgKind, Role, User
@@ -242,6 +233,9 @@ def objects_page(user: User, collection: Collection, filters: Filters) -> Page:
     # Narrowed to some ids or types, the stream skips statements of the collection, so whether
     # an entity was named before is asked at the start of each chunk, not of the page.
     statements.contiguous = not (filters.ids or filters.types)
+    # Unless filters drop objects, a part is cut where its statements bring the objects the
+    # page misses: the entities of the statements after it are neither looked up nor built.
+    countable = statements.contiguous and not _versions(filters)
     items: list[Item] = []
     start = part = 0
     dry = False  # whether the last part brought no object
@@ -255,6 +249,9 @@ def objects_page(user: User, collection: Collection, filters: Filters) -> Page:
         end = statements.read(start + part)
         if end == start:
             return Page(items, None)
+        if countable:
+            skipped = served if start == 0 and statements.rows[0][_ID] == resumed else 0
+            end = statements.enough(start, end, missing + skipped)
         built = statements.objects(start, end)
         found = len(items)
         within = 0  # the index of an object among those of its statement
@@ -297,8 +294,13 @@ def _wanted(item: Item, filters: Filters) -> bool:
         return False
     if filters.types and item.type not in filters.types:
         return False
-    versions = [v for v in filters.versions if v not in ("last", "first", "all")]
+    versions = _versions(filters)
     return not versions or item.version in versions
+
+
+def _versions(filters: Filters) -> list[str]:
+    """The versions asked for by value (``last``, ``first`` and ``all`` keep every object)."""
+    return [v for v in filters.versions if v not in ("last", "first", "all")]
 
 
 _Row = tuple[Any, ...]  # a statement, as ``exports.RECORD_FIELDS``
@@ -327,15 +329,16 @@ class _Statements:
         self.rows: list[_Row] = []
         self.ended = False  # whether the stream has no statements after ``rows``
         self.decided = 0  # the entities of the rows before this one are decided
+        self.brings: list[int] = []  # by row decided: the objects it brings, at most
         self.kinds: dict[str, tuple[str, str]] = {}  # type and key of each entity read
         self.known: set[str] = set()  # the entities named by the rows decided
         self.emit: dict[str, int] = {}  # entity: the row that brings it
-        self.properties: dict[str, list[_Row]] = {}  # of the entities brought
+        self.properties: dict[str, list[_Row]] = {}  # of the entities brought, once read
         # The strictest marking and the first time of the property statements of an entity
         # whose object takes no value from them (most observables), read only summed up.
         self.summed: dict[str, tuple[int, dt.datetime]] = {}
         # By the first row of a chunk: entities, and whether the collection named them before it.
-        self.named_before: dict[int, QuerySet[Any]] = {}
+        self.named_before: dict[int, _NamedBefore] = {}
         self.organizations = OrganizationNames(user.organization_id)
         self.vendor = connections[base.db].vendor
 
@@ -365,6 +368,7 @@ class _Statements:
         """The objects rows ``start`` to ``end`` bring, each with the index of its row."""
         self._decide(end)
         emitted = [e for e, n in self.emit.items() if start <= n < end]
+        self._load(emitted)
         kinds = self.kinds
         named = [e for e in emitted if kinds[e][0] in DOMAIN_TYPES or not kinds[e][1]]
         labels = entities.labels(self.user, named)
@@ -440,10 +444,7 @@ class _Statements:
         self, ids: Iterable[str], labels: dict[str, str], markings: dict[str, Marking]
     ) -> dict[str, ExportEntity]:
         ids = set(ids)
-        missing = ids - self.kinds.keys()  # named only by statements of the chunk not decided
-        if missing:
-            found = Entity.objects.filter(_Among("id", missing)).values_list("id", "type", "key")
-            self.kinds.update((e, (type_, key)) for e, type_, key in fetch_rows(found))
+        self._look_up(ids)
         kinds = self.kinds
         return {
             e: ExportEntity(
@@ -456,50 +457,105 @@ class _Statements:
             for e in ids
         }
 
+    def _look_up(self, ids: Iterable[str]) -> None:
+        """Read the type and key of the entities not read yet: the look-ups of earlier
+        statements leave them out, which the entities that bring nothing never need."""
+        missing = set(ids) - self.kinds.keys()
+        for some in _batches(list(missing), 5000):
+            found = Entity.objects.filter(_Among("id", some)).values_list("id", "type", "key")
+            self.kinds.update((e, (type_, key)) for e, type_, key in fetch_rows(found))
+
     def _records(
         self, rows: Sequence[_Row], found: dict[str, ExportEntity]
     ) -> list[ExportStatement]:
         names = self.organizations.of(row[6] for row in rows)
         return [to_record(row, found, names) for row in rows]
 
-    def _decide(self, end: int) -> None:
-        """Decide which entities rows up to ``end`` bring: ask whether a statement of the
-        collection named them before their chunk, and read the properties of those brought."""
+    def enough(self, start: int, end: int, wanted: int) -> int:
+        """Where the rows from ``start`` bring ``wanted`` objects (at most ``end``), deciding
+        them a step at a time: rows that may not be needed cost look-ups and objects built.
+
+        A row brings its relationship and the entities it brings, or fewer (a sighting, an
+        opaque observable), so the cut may fall short, never beyond the page's last object."""
         rows = self.rows
+        while True:
+            have = 0
+            for n in range(start, min(self.decided, end)):
+                have += self.brings[n]
+                if have >= wanted:
+                    return n + 1
+            first = self.decided
+            if first >= end:
+                return end
+            # At least as far as each row bringing all it may would take, at most as far as
+            # its relationship alone would; in between, as far as the rate of the rows decided
+            # says, a tenth more.
+            need, most, least = wanted - have, 0, 0
+            fewest = most_rows = end
+            named: set[str] = set()
+            for n in range(first, end):
+                row = rows[n]
+                least += row[_OBJECT] is not None
+                most += row[_OBJECT] is not None
+                for entity_id in (row[_SUBJECT], row[_OBJECT]):
+                    if entity_id and entity_id not in self.known and entity_id not in named:
+                        named.add(entity_id)
+                        most += 1
+                if most >= need and fewest == end:
+                    fewest = n + 1
+                if least >= need:
+                    most_rows = n + 1
+                    break
+            step = fewest
+            if have:
+                step = max(step, first + need * (first - start) * 11 // (10 * have) + 8)
+            elif first > start:  # the rows decided so far bring nothing: twice as many
+                step = max(step, 3 * first - 2 * start)
+            self._decide(min(step, most_rows))
+
+    def _decide(self, end: int) -> None:
+        """Decide which entities the rows up to ``end`` bring: ask whether a statement of the
+        collection named them before their chunk; count the objects each row brings."""
+        rows = self.rows
+        first_undecided = self.decided
+        if end <= first_undecided:
+            return
         new: dict[str, int] = {}  # entity: the first row naming it
-        for n in range(self.decided, end):
+        for n in range(first_undecided, end):
             for entity_id in (rows[n][_SUBJECT], rows[n][_OBJECT]):
                 if entity_id and entity_id not in self.known and entity_id not in new:
                     new[entity_id] = n
-        if not new:
-            self.decided = max(self.decided, end)
-            return
+        self.brings += [int(rows[n][_OBJECT] is not None) for n in range(first_undecided, end)]
+        self.decided = end
         # In a contiguous stream, what came before a later chunk is what came before the
         # first one and the chunks read since, which name none of these.
         groups: dict[int, list[str]] = {}
         for entity_id, n in new.items():
             groups.setdefault(0 if self.contiguous else self._chunk(n)[0], []).append(entity_id)
-        emitted = []
         for first, ids in groups.items():
             boundary = rows[first]
             if first not in self.named_before:
-                self.named_before[first] = _named_before(
+                self.named_before[first] = _NamedBefore(
                     self.base, boundary[_CREATED], boundary[_ID]
                 )
-            # Some hundreds at a time on PostgreSQL: for more, its planner would read the whole
-            # entity table, and beyond a cost compile the query before running it (JIT).
+            # Some hundreds at a time on PostgreSQL: beyond a cost, its planner would compile
+            # the query before running it (JIT).
             for some in _batches(ids, 700 if self.vendor == "postgresql" else 5000):
-                found = self.named_before[first].filter(_Among("id", some))
-                for entity_id, type_, key, seen in fetch_rows(found):
-                    self.kinds[entity_id] = (type_, key)
+                for entity_id, seen in self.named_before[first].ask(some):
                     self.known.add(entity_id)
                     if not seen:
                         self.emit[entity_id] = new[entity_id]
-                        self.properties[entity_id] = []
-                        emitted.append(entity_id)
+                        self.brings[new[entity_id]] += 1
+
+    def _load(self, emitted: Iterable[str]) -> None:
+        """Read the property statements of the entities brought, whole or summed up, for
+        those not read yet."""
+        emitted = [e for e in emitted if e not in self.properties]
+        self._look_up(emitted)
         whole: list[str] = []  # entities whose property statements are read whole
         summed: list[str] = []
         for entity_id in emitted:
+            self.properties[entity_id] = []
             wanted = folded_predicates(self.kinds[entity_id][0])
             (whole if wanted is None or wanted else summed).append(entity_id)
         for some in _batches(whole, 5000):
@@ -515,7 +571,6 @@ class _Statements:
                 sums.values_list("subject_id", "strictest", "first")
             ):
                 self.summed[entity_id] = (marking, first)
-        self.decided = max(self.decided, end)
 
     def _first_time(self, first: int) -> dt.datetime | None:
         """The time of the first statement the objects of the chunk starting at row ``first``
@@ -523,6 +578,10 @@ class _Statements:
         naming an opaque observable aside, as the builder counts them."""
         end = self._chunk(first, whole=True)[1]
         self._decide(end)
+        self._load([e for e, n in self.emit.items() if first <= n < end])
+        relationships = [row for row in self.rows[first:end] if row[_OBJECT] is not None]
+        self._look_up([row[_SUBJECT] for row in relationships])
+        self._look_up([row[_OBJECT] for row in relationships])
         kinds = self.kinds
         times = [
             row[_CREATED]
@@ -547,31 +606,60 @@ def _batches(ids: list[str], size: int) -> Iterator[list[str]]:
         yield ids[start : start + size]
 
 
-def _named_before(base: QuerySet[Statement], at: dt.datetime, pk: uuid.UUID) -> QuerySet[Any]:
-    """Entities with their type and key, and whether a statement of the collection named them
-    before (at, pk): one look-up by subject and one by object for each, stopping at the first
-    statement found."""
-    earlier = base.filter(_before(at, pk))
-    named = _Exists(earlier.filter(subject_id=OuterRef("pk"))) | _Exists(
-        earlier.filter(object_id=OuterRef("pk"))
-    )
-    found = Entity.objects.annotate(
-        named_before=ExpressionWrapper(named, output_field=BooleanField())
-    )
-    return found.values_list("id", "type", "key", "named_before")
+class _NamedBefore:
+    """Whether a statement of the collection named each of some entities before (at, pk): one
+    look-up by subject and one by object for each, stopping at the first statement found.
+
+    One statement, compiled once, asks about a list of ids given as one parameter: the ids
+    drive it, not the entity table, whose rows the entities that bring nothing never need."""
+
+    def __init__(self, base: QuerySet[Statement], at: dt.datetime, pk: uuid.UUID | str) -> None:
+        earlier = base.filter(_before(at, pk)).order_by()
+        self.connection = connections[base.db]
+        vendor = self.connection.vendor
+        lookups: list[str] = []
+        params: list[Any] = []
+        for column in ("subject_id", "object_id"):
+            found = earlier.filter(**{column: _Wanted()}).values("pk")[:1]
+            sql, found_params = found.query.sql_with_params()
+            # PostgreSQL would otherwise hash the subquery as a whole, reading every statement
+            # before the page to answer for a thousand entities; OFFSET 0 keeps it from it.
+            lookups.append(f"EXISTS({sql}{' OFFSET 0' if vendor == 'postgresql' else ''})")
+            params += found_params
+        if vendor == "postgresql":
+            ids = "unnest(string_to_array(%s, ',')) AS wanted(id)"
+        elif vendor == "sqlite":
+            ids = "(SELECT value AS id FROM json_each(%s)) AS wanted"
+        else:
+            ids = "(SELECT %s AS id) AS wanted"  # one at a time
+        self.sql = f"SELECT wanted.id, {lookups[0]} OR {lookups[1]} FROM {ids}"
+        self.params = params
+        self.vendor = vendor
+
+    def ask(self, ids: list[str]) -> list[tuple[str, bool]]:
+        """The ids, each with whether it was named before."""
+        if self.vendor == "postgresql":
+            assert not any("," in value for value in ids)  # entity ids hold none
+            given = [",".join(ids)]
+        elif self.vendor == "sqlite":
+            given = [orjson.dumps(ids).decode()]
+        else:
+            given = ids
+        found: list[tuple[str, bool]] = []
+        with self.connection.cursor() as cursor:
+            for value in given:
+                cursor.execute(self.sql, [*self.params, value])
+                found += [(entity_id, bool(seen)) for entity_id, seen in cursor.fetchall()]
+        return found
 
 
-class _Exists(Exists):
-    """``EXISTS``, evaluated for each row. PostgreSQL would otherwise hash the subquery as a
-    whole, reading every statement before the page to answer for a thousand entities;
-    ``OFFSET 0`` keeps it from doing so."""
+class _Wanted(Expression):
+    """The id a look-up of ``_NamedBefore`` asks about."""
 
-    def as_postgresql(
-        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
-    ) -> tuple[str, Any]:
-        sql, params = self.as_sql(compiler, connection)
-        assert sql.endswith(")")  # EXISTS(...)
-        return f"{sql[:-1]} OFFSET 0)", params
+    output_field = CharField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        return "wanted.id", ()
 
 
 class _Among(ColumnCondition):
