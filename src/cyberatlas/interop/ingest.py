@@ -464,8 +464,8 @@ class _Writer:
         }
         if not subjects:
             return {}, {}
-        # The subject index leads with (subject, organization): other organizations' rows
-        # about these subjects (all of them, for a shared corpus) are never read.
+        # The subject index holds the organization: other organizations' rows about these
+        # subjects (all of them, for a shared corpus) are passed over in the index, unread.
         query = (
             policy.visible_statements(self.actor)
             .filter(subject_id__in=any_of(subjects), organization_id=self.org_id)

@@ -110,10 +110,11 @@ class Statement(StatementFields):
 
     class Meta:
         indexes = [
-            # An entity's statements; an import reads what its organization said about its
-            # subjects without touching the rows of others; labels read first names.
+            # An entity's statements: labels read its first name (subject and predicate, oldest
+            # first); an import reads what its organization said about its subjects, the
+            # organization read from the index, not from the rows of others.
             models.Index(
-                fields=["subject", "organization", "predicate", "created_at"], name="stmt_subject"
+                fields=["subject", "predicate", "created_at", "organization"], name="stmt_subject"
             ),
             models.Index(fields=["object", "marking"], name="stmt_object"),
             models.Index(fields=["predicate", "folded"], name="stmt_lookup"),

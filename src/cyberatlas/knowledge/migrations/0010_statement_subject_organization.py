@@ -1,5 +1,5 @@
-"""The subject index takes the organization second: an import looks up what its organization
-already said about each subject by index alone, without reading other organizations' rows."""
+"""The subject index ends with the organization: an import looks up what its organization
+already said about each subject by the index alone, without reading other organizations' rows."""
 
 from django.db import migrations, models
 
@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="statement",
             index=models.Index(
-                fields=["subject", "organization", "predicate", "created_at"], name="stmt_subject"
+                fields=["subject", "predicate", "created_at", "organization"], name="stmt_subject"
             ),
         ),
     ]
