@@ -86,7 +86,7 @@ def export_records(
                 new[row[4]] = (row[15], row[16])
         # An observable shows as its key; only the others need a look-up of their names.
         named = [pk for pk, (type_, key) in new.items() if type_ in DOMAIN_TYPES or not key]
-        shown = entities.labels(actor, named) if named else {}
+        shown = entities.named_labels(actor, named) if named else {}
         for pk, (type_, key) in new.items():
             known[pk] = ExportEntity(pk, type_, key, shown.get(pk, key), markings[pk])
         names = organizations.of(row[6] for row in rows)

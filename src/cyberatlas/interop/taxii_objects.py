@@ -371,7 +371,7 @@ class _Statements:
         self._load(emitted)
         kinds = self.kinds
         named = [e for e in emitted if kinds[e][0] in DOMAIN_TYPES or not kinds[e][1]]
-        labels = entities.labels(self.user, named)
+        labels = entities.named_labels(self.user, named) if named else {}
         built: list[tuple[int, Item]] = []
         while start < end:
             chunk_end = min(end, (start // self.scan + 1) * self.scan)

@@ -110,6 +110,12 @@ def system_labels(entity_ids: Iterable[str]) -> dict[str, str]:
     return _labels(policy.system_statements(), entity_ids).names
 
 
+def named_labels(user: User | None, entity_ids: Iterable[str]) -> dict[str, str]:
+    """``labels`` of entities the caller knows to show by name (domain objects, or entities
+    without a key): their first names, with no look-up of the entities themselves."""
+    return _first_names(policy.visible_statements(user), list(entity_ids), {}, [])
+
+
 def _labels(statements: QuerySet[Statement], entity_ids: Iterable[str]) -> Labels:
     ids = set(entity_ids)
     result: dict[str, str] = {}
@@ -120,6 +126,17 @@ def _labels(statements: QuerySet[Statement], entity_ids: Iterable[str]) -> Label
             domain_ids.append(entity_id)
         else:
             result[entity_id] = key
+    return Labels(_first_names(statements, domain_ids, result, markings), markings)
+
+
+def _first_names(
+    statements: QuerySet[Statement],
+    domain_ids: list[str],
+    result: dict[str, str],
+    markings: list[int],
+) -> dict[str, str]:
+    """Into ``result``: each entity's first name (oldest first) among ``statements``, else a
+    neutral label; the markings of the names read go into ``markings``."""
     names = (
         statements.filter(subject_id__in=domain_ids, predicate="name")
         .order_by("subject_id", "created_at", "id")
@@ -131,7 +148,7 @@ def _labels(statements: QuerySet[Statement], entity_ids: Iterable[str]) -> Label
             markings.append(marking)
     for entity_id in domain_ids:
         result.setdefault(entity_id, neutral_label(entity_id))
-    return Labels(result, markings)
+    return result
 
 
 @dataclass(frozen=True)
