@@ -68,6 +68,9 @@ class StatementFields(models.Model):
         abstract = True
 
 
+_VERSIONED = [f.attname for f in StatementFields._meta.local_fields]  # what a version says
+
+
 class Statement(StatementFields):
     """One data point; its current version is denormalized here for reading."""
 
@@ -177,6 +180,21 @@ class StatementVersion(StatementFields):
 
     def __str__(self) -> str:
         return f"{self.statement_id} v{self.number}"
+
+    @classmethod
+    def of(
+        cls, statement: Statement, change: str, editor_id: int | None, at: Any, note: str = ""
+    ) -> StatementVersion:
+        """The version saying what ``statement`` says now, under its current number (unsaved)."""
+        return cls(
+            statement=statement,
+            number=statement.version,
+            change=change,
+            edited_by_id=editor_id,
+            edited_at=at,
+            note=note,
+            **{name: getattr(statement, name) for name in _VERSIONED},
+        )
 
 
 class Grant(models.Model):

@@ -25,7 +25,7 @@ from cyberatlas.accounts.models import User
 from cyberatlas.core.tlp import Marking
 from cyberatlas.investigations.models import Membership
 
-from .models import Entity, Grant, Statement, StatementFields, StatementVersion
+from .models import Entity, Grant, Statement, StatementVersion
 from .sql import ColumnCondition
 
 _OPEN = (Marking.CLEAR, Marking.GREEN)
@@ -162,20 +162,11 @@ def visible_versions(user: User | None, statement: Statement) -> list[StatementV
         .order_by("number")
     )
     if statement.version == 1 and not versions:
+        created = StatementVersion.Change.CREATED
         versions = [
-            StatementVersion(
-                statement=statement,
-                number=1,
-                change=StatementVersion.Change.CREATED,
-                edited_by_id=statement.author_id,
-                edited_at=statement.created_at,
-                **{name: getattr(statement, name) for name in _VERSIONED},
-            )
+            StatementVersion.of(statement, created, statement.author_id, statement.created_at)
         ]
     return versions
-
-
-_VERSIONED = [f.attname for f in StatementFields._meta.local_fields]  # what a version says
 
 
 def visible_entities(user: User | None) -> QuerySet[Entity]:

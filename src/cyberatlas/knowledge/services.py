@@ -194,28 +194,16 @@ def _store(
 def _snapshot(
     statement: Statement, change: str, actor: User | None, at: dt.datetime, note: str = ""
 ) -> None:
-    StatementVersion.objects.create(
-        statement=statement,
-        number=statement.version,
-        change=change,
-        edited_by=actor,
-        edited_at=at,
-        note=note,
-        **{name: getattr(statement, name) for name in _VERSIONED},
-    )
+    StatementVersion.of(statement, change, actor.pk if actor else None, at, note).save()
 
 
 def _keep_first_version(statement_id: uuid.UUID) -> None:
     if StatementVersion.objects.filter(statement_id=statement_id, number=1).exists():
         return  # written when statements still kept their first version twice
-    stored = Statement.objects.select_related("author").get(pk=statement_id)
-    _snapshot(stored, StatementVersion.Change.CREATED, stored.author, stored.created_at)
-
-
-_VERSIONED = {
-    "value", "object", "marking", "investigation", "source", "evidence", "first_seen",
-    "last_seen", "confidence", "source_grade", "information_grade", "retracted",
-}  # fmt: skip
+    stored = Statement.objects.get(pk=statement_id)
+    StatementVersion.of(
+        stored, StatementVersion.Change.CREATED, stored.author_id, stored.created_at
+    ).save()
 
 
 def _grant(statement: Statement, users: Sequence[User], actor: User | None) -> None:
