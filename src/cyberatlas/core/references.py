@@ -109,6 +109,11 @@ def new_domain_object_id(type_: str) -> str:
     return f"{type_}--{uuid.uuid4()}"
 
 
+def type_of(entity_id: str) -> str:
+    """An entity's type, as its STIX id (``type--uuid``) begins with it."""
+    return entity_id.partition("--")[0]
+
+
 def neutral_label(entity_id: str) -> str:
     """How an entity whose names a reader may not see is shown: ``threat-actor 3f2a…``."""
     type_, _, rest = entity_id.partition("--")

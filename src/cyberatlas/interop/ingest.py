@@ -26,10 +26,7 @@ from django.utils import timezone
 
 from cyberatlas.accounts.models import User
 from cyberatlas.core import predicates
-from cyberatlas.core.references import (
-    DOMAIN_TYPES,
-    new_domain_object_id,
-)
+from cyberatlas.core.references import DOMAIN_TYPES, new_domain_object_id, type_of
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import CyberatlasError
 from cyberatlas.investigations.models import Investigation
@@ -582,7 +579,7 @@ class _Writer:
                     (r.subject, item.predicate, item.folded, item.value, r.object, int(r.marking))
                 )
             obj = r.object
-            if obj is not None and obj in made and obj not in revised and _type(obj) in TELLING:
+            if obj is not None and obj in made and obj not in revised and type_of(obj) in TELLING:
                 self.using.setdefault(obj, []).append((r.subject, obj, int(r.marking)))
         self.written_objects.update(r.object for r in fresh if r.object is not None)
         if self.postgres:
@@ -685,10 +682,6 @@ def _by_subject_index(sql: str) -> str:
     if connection.vendor != "sqlite" or sql.count(table) != 1:
         return sql
     return sql.replace(table, f'{table}INDEXED BY "stmt_subject" ')
-
-
-def _type(entity_id: str) -> str:
-    return entity_id.partition("--")[0]
 
 
 def _uuid(pk: Any) -> uuid.UUID:

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from cyberatlas.accounts.models import User
+from cyberatlas.core.references import type_of
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import InvalidInput, NotFound
 from cyberatlas.knowledge import entities, policy, services
@@ -69,7 +70,7 @@ def counts(predicate: str, object_id: str | None) -> bool:
 def propose_matches(actor: User, entity_ids: Iterable[str], written: Written | None = None) -> int:
     """Record proposals for ``actor`` about the given entities; returns how many are new."""
     written = written or Written({}, {})
-    ids = sorted(i for i in entity_ids if i.partition("--")[0] in KINDS)
+    ids = sorted(i for i in entity_ids if type_of(i) in KINDS)
     created = 0
     for start in range(0, len(ids), CHUNK):
         created += _propose(actor, ids[start : start + CHUNK], written)
@@ -95,7 +96,7 @@ def _propose(actor: User, ids: Sequence[str], written: Written) -> int:
         ).values_list("subject_id", "predicate", "folded", "value", "object_id", "marking")
     for subject_id, predicate, folded, value, object_id, marking in own:
         if object_id is not None:
-            if _type(object_id) in TELLING:
+            if type_of(object_id) in TELLING:
                 by_object[object_id].append((subject_id, marking))
         elif predicate in entities.NAME_PREDICATES:
             mine[folded].append((subject_id, value or "", marking))
@@ -105,7 +106,7 @@ def _propose(actor: User, ids: Sequence[str], written: Written) -> int:
         ).values_list("subject_id", "folded", "marking")
         for other, folded, marking in same_names:
             for subject_id, value, own_marking in mine[folded]:
-                if other != subject_id and _kind(_type(other)) == _kind(_type(subject_id)):
+                if other != subject_id and _kind(type_of(other)) == _kind(type_of(subject_id)):
                     _note(found, subject_id, other, f"both are named {value!r}",
                           (max(marking, own_marking), 0, value))  # fmt: skip
 
@@ -122,7 +123,7 @@ def _propose(actor: User, ids: Sequence[str], written: Written) -> int:
             for subject_id, own_marking in by_object[object_id]:
                 if (
                     other != subject_id
-                    and _kind(_type(other)) == _kind(_type(subject_id))
+                    and _kind(type_of(other)) == _kind(type_of(subject_id))
                     and _note(
                         found, subject_id, other, "", (max(marking, own_marking), 1, object_id)
                     )
@@ -152,10 +153,6 @@ def _propose(actor: User, ids: Sequence[str], written: Written) -> int:
     ]
     MatchProposal.objects.bulk_create(fresh, ignore_conflicts=True)
     return len(fresh)
-
-
-def _type(entity_id: str) -> str:
-    return entity_id.partition("--")[0]
 
 
 def _pair(a: str, b: str) -> tuple[str, str]:
