@@ -23,3 +23,12 @@ def pytest_report_header(config: pytest.Config) -> str:
     from django.conf import settings as django_settings
 
     return f"database: {django_settings.DATABASES['default']['ENGINE']}"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """The test databases, whose reading threads' connections close before they are dropped."""
+    yield
+    from cyberatlas.interop import alongside
+
+    alongside.close_all()

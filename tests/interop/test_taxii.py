@@ -364,3 +364,37 @@ def test_serving_strict_objects_is_audited_and_open_ones_are_not(members):
     assert (event.actor, event.markings, event.count) == (carol, "red", 1)
     served(carol, endpoint="manifest")
     assert AuditEvent.objects.filter(action="taxii.manifest", actor=carol).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reads_asked_side_by_side_serve_what_reads_asked_in_turn_serve(monkeypatch):
+    """Outside a transaction, on PostgreSQL, a page asks its independent queries side by side
+    on connections of their own; what it serves is what asking them in turn serves."""
+    from django.db import connection
+
+    from cyberatlas.interop import alongside, taxii_objects
+
+    bank, vendor = org("Bank"), org("Vendor", sector="cybersecurity-vendor")
+    alice, carol = person("alice", bank), person("carol", vendor)
+    for n in range(40):
+        say(alice, f"domain-name:d{n:02d}.example.com", "status", "active")
+        say(carol, f"threat-actor:Gang {n % 7}", "uses", f"domain-name:d{n:02d}.example.com")
+        strict = Marking.AMBER_STRICT if n % 5 == 0 else Marking.GREEN
+        say(carol, f"domain-name:d{n // 3:02d}.example.com", "status", "inactive", strict)
+    # A few entities a query, so that each step asks several.
+    monkeypatch.setattr(taxii_objects, "_ASKED", (4, 4))
+    monkeypatch.setattr(taxii_objects, "_LOADED", 3)
+    alongside.close_all()
+    side_by_side = {limit: served(carol, limit=limit) for limit in (5, 1000)}
+    if connection.vendor == "postgresql":
+        assert alongside._opened, "the reading threads asked on connections of their own"
+    monkeypatch.setattr(alongside, "_THREADS", 0)
+    in_turn = {limit: served(carol, limit=limit) for limit in (5, 1000)}
+    assert side_by_side == in_turn
+    objects = in_turn[1000]
+    assert len(objects) == 40 + 7 + 40  # domains, actors, relationships
+    assert sorted(o["name"] for o in objects if o["type"] == "threat-actor") == [
+        f"Gang {n}" for n in range(7)
+    ]
+    strict = {o["value"] for o in objects if o["object_marking_refs"] != [TLP2_IDS[Marking.GREEN]]}
+    assert strict == {f"d{n // 3:02d}.example.com" for n in range(0, 40, 5)}

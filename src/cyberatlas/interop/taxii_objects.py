@@ -21,7 +21,7 @@ import base64
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -40,6 +40,7 @@ from cyberatlas.knowledge.models import Entity, Statement
 from cyberatlas.knowledge.services import CONTRIBUTOR_ROLES
 from cyberatlas.knowledge.sql import ColumnCondition
 
+from . import alongside
 from .exports import OrganizationNames, Timestamp, fetch_rows, record_rows, to_record
 from .models import TaxiiStatus
 from .records import ExportEntity, ExportStatement
@@ -368,10 +369,14 @@ class _Statements:
         """The objects rows ``start`` to ``end`` bring, each with the index of its row."""
         self._decide(end)
         emitted = [e for e, n in self.emit.items() if start <= n < end]
-        self._load(emitted)
+        self._look_up(emitted)  # known already, unless a filter skipped their statements
         kinds = self.kinds
         named = [e for e in emitted if kinds[e][0] in DOMAIN_TYPES or not kinds[e][1]]
-        labels = entities.named_labels(self.user, named) if named else {}
+        labels: dict[str, str] = {}
+        if named:
+            labels = self._load(emitted, lambda: entities.named_labels(self.user, named))
+        else:
+            self._load(emitted)
         built: list[tuple[int, Item]] = []
         while start < end:
             chunk_end = min(end, (start // self.scan + 1) * self.scan)
@@ -532,24 +537,28 @@ class _Statements:
         groups: dict[int, list[str]] = {}
         for entity_id, n in new.items():
             groups.setdefault(0 if self.contiguous else self._chunk(n)[0], []).append(entity_id)
+        questions: list[Callable[[], list[tuple[str, bool, str, str]]]] = []
         for first, ids in groups.items():
             boundary = rows[first]
             if first not in self.named_before:
                 self.named_before[first] = _NamedBefore(
                     self.base, boundary[_CREATED], boundary[_ID]
                 )
-            # Some hundreds at a time on PostgreSQL: beyond a cost, its planner would compile
-            # the query before running it (JIT).
-            for some in _batches(ids, 700 if self.vendor == "postgresql" else 5000):
-                for entity_id, seen in self.named_before[first].ask(some):
-                    self.known.add(entity_id)
-                    if not seen:
-                        self.emit[entity_id] = new[entity_id]
-                        self.brings[new[entity_id]] += 1
+            for some in _batches(ids, _ASKED[self.vendor == "postgresql"]):
+                questions.append(functools.partial(self.named_before[first].ask, some))
+        for answers in alongside.run(self.base.db, questions):
+            for entity_id, seen, type_, key in answers:
+                self.known.add(entity_id)
+                self.kinds[entity_id] = (type_, key)
+                if not seen:
+                    self.emit[entity_id] = new[entity_id]
+                    self.brings[new[entity_id]] += 1
 
-    def _load(self, emitted: Iterable[str]) -> None:
+    def _load(
+        self, emitted: Iterable[str], labels: Callable[[], dict[str, str]] | None = None
+    ) -> dict[str, str]:
         """Read the property statements of the entities brought, whole or summed up, for
-        those not read yet."""
+        those not read yet; and, asked at the same time, ``labels``."""
         emitted = [e for e in emitted if e not in self.properties]
         self._look_up(emitted)
         whole: list[str] = []  # entities whose property statements are read whole
@@ -558,19 +567,32 @@ class _Statements:
             self.properties[entity_id] = []
             wanted = folded_predicates(self.kinds[entity_id][0])
             (whole if wanted is None or wanted else summed).append(entity_id)
-        for some in _batches(whole, 5000):
-            properties = self.base.filter(_Property(), _Among("subject_id", some))
-            for row in record_rows(properties.order_by("created_at", "id")):
+        reads: list[Callable[[], Any]] = [labels or dict]
+        reads += [functools.partial(self._whole, some) for some in _batches(whole, _LOADED)]
+        whole_parts = len(reads)
+        reads += [functools.partial(self._summed, some) for some in _batches(summed, _LOADED)]
+        found: list[Any] = alongside.run(self.base.db, reads)
+        for part in found[1:whole_parts]:
+            for row in part:
                 self.properties[row[_SUBJECT]].append(row)
-        for some in _batches(summed, 5000):
-            properties = self.base.filter(_Property(), _Among("subject_id", some)).order_by()
-            sums = properties.values("subject_id").annotate(
-                strictest=Max("marking"), first=Min(Timestamp("created_at"))
-            )
-            for entity_id, marking, first in fetch_rows(
-                sums.values_list("subject_id", "strictest", "first")
-            ):
+        for part in found[whole_parts:]:
+            for entity_id, marking, first in part:
                 self.summed[entity_id] = (marking, first)
+        return found[0]  # type: ignore[no-any-return]
+
+    def _whole(self, ids: list[str]) -> list[_Row]:
+        """The property statements of these entities, in arrival order."""
+        properties = self.base.filter(_Property(), _Among("subject_id", ids))
+        return record_rows(properties.order_by("created_at", "id"))
+
+    def _summed(self, ids: list[str]) -> list[tuple[Any, ...]]:
+        """For each of these entities, the strictest marking and the first time of its
+        property statements."""
+        properties = self.base.filter(_Property(), _Among("subject_id", ids)).order_by()
+        sums = properties.values("subject_id").annotate(
+            strictest=Max("marking"), first=Min(Timestamp("created_at"))
+        )
+        return fetch_rows(sums.values_list("subject_id", "strictest", "first"))
 
     def _first_time(self, first: int) -> dt.datetime | None:
         """The time of the first statement the objects of the chunk starting at row ``first``
@@ -599,6 +621,11 @@ class _Statements:
 
 
 _MARKINGS = {int(m): m for m in Marking}
+# Entities asked about in one query whether they were named before, elsewhere and on PostgreSQL:
+# some hundreds at a time there, beyond a cost its planner would compile the query before
+# running it (JIT); the questions of a step are asked side by side.
+_ASKED = (5000, 700)
+_LOADED = 5000  # entities whose properties one query reads
 
 
 def _batches(ids: list[str], size: int) -> Iterator[list[str]]:
@@ -608,15 +635,16 @@ def _batches(ids: list[str], size: int) -> Iterator[list[str]]:
 
 class _NamedBefore:
     """Whether a statement of the collection named each of some entities before (at, pk): one
-    look-up by subject and one by object for each, stopping at the first statement found.
+    look-up by subject and one by object for each, stopping at the first statement found; with
+    each entity's type and key, which the page needs of every entity it names.
 
-    One statement, compiled once, asks about a list of ids given as one parameter: the ids
-    drive it, not the entity table, whose rows the entities that bring nothing never need."""
+    One statement, compiled once, asks about a list of ids given as one parameter. It may be
+    asked from several threads at once, each on its own connection."""
 
     def __init__(self, base: QuerySet[Statement], at: dt.datetime, pk: uuid.UUID | str) -> None:
         earlier = base.filter(_before(at, pk)).order_by()
-        self.connection = connections[base.db]
-        vendor = self.connection.vendor
+        self.alias = base.db
+        vendor = connections[base.db].vendor
         lookups: list[str] = []
         params: list[Any] = []
         for column in ("subject_id", "object_id"):
@@ -632,12 +660,16 @@ class _NamedBefore:
             ids = "(SELECT value AS id FROM json_each(%s)) AS wanted"
         else:
             ids = "(SELECT %s AS id) AS wanted"  # one at a time
-        self.sql = f"SELECT wanted.id, {lookups[0]} OR {lookups[1]} FROM {ids}"
+        entity = Entity._meta.db_table
+        self.sql = (
+            f'SELECT wanted.id, {lookups[0]} OR {lookups[1]}, "{entity}"."type", "{entity}"."key" '
+            f'FROM {ids} JOIN "{entity}" ON "{entity}"."id" = wanted.id'
+        )
         self.params = params
         self.vendor = vendor
 
-    def ask(self, ids: list[str]) -> list[tuple[str, bool]]:
-        """The ids, each with whether it was named before."""
+    def ask(self, ids: list[str]) -> list[tuple[str, bool, str, str]]:
+        """The ids, each with whether it was named before, its type and its key."""
         if self.vendor == "postgresql":
             assert not any("," in value for value in ids)  # entity ids hold none
             given = [",".join(ids)]
@@ -645,11 +677,14 @@ class _NamedBefore:
             given = [orjson.dumps(ids).decode()]
         else:
             given = ids
-        found: list[tuple[str, bool]] = []
-        with self.connection.cursor() as cursor:
+        found: list[tuple[str, bool, str, str]] = []
+        with connections[self.alias].cursor() as cursor:
             for value in given:
                 cursor.execute(self.sql, [*self.params, value])
-                found += [(entity_id, bool(seen)) for entity_id, seen in cursor.fetchall()]
+                found += [
+                    (entity_id, bool(seen), type_, key)
+                    for entity_id, seen, type_, key in cursor.fetchall()
+                ]
         return found
 
 
