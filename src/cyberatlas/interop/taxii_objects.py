@@ -372,11 +372,9 @@ class _Statements:
         self._look_up(emitted)  # known already, unless a filter skipped their statements
         kinds = self.kinds
         named = [e for e in emitted if kinds[e][0] in DOMAIN_TYPES or not kinds[e][1]]
-        labels: dict[str, str] = {}
-        if named:
-            labels = self._load(emitted, lambda: entities.named_labels(self.user, named))
-        else:
-            self._load(emitted)
+        labels = self._load(
+            emitted, (lambda: entities.named_labels(self.user, named)) if named else None
+        )
         built: list[tuple[int, Item]] = []
         while start < end:
             chunk_end = min(end, (start // self.scan + 1) * self.scan)
