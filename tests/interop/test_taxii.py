@@ -13,6 +13,8 @@ from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 from cyberatlas.accounts import services as accounts
 from cyberatlas.accounts import two_factor
 from cyberatlas.core.tlp import Marking
+from cyberatlas.interop.exports import export_records
+from cyberatlas.interop.stix_export import export_stix
 from cyberatlas.interop.stix_import import TLP2_IDS
 from cyberatlas.interop.taxii_objects import COMMUNITY, collection_id, timestamp
 from cyberatlas.knowledge import services
@@ -20,6 +22,7 @@ from cyberatlas.knowledge.models import AuditEvent
 from tests.factories import investigation, org, person, say
 
 PASSWORD = "correct horse battery staple"
+STRICT = Marking.AMBER_STRICT
 
 
 class Bearer(requests.auth.AuthBase):
@@ -315,6 +318,32 @@ def test_statements_that_bring_nothing_are_passed_over_whatever_the_limit(member
     strict = TLP2_IDS[Marking.AMBER_STRICT]
     assert by_value(served(carol))["s.example.com"]["object_marking_refs"] != [strict]
     assert by_value(served(alice))["s.example.com"]["object_marking_refs"] == [strict]
+
+
+def test_a_container_refers_to_what_all_its_statements_refer_to_whatever_the_limit(members):
+    alice, _, carol = members
+    say(alice, "report:Spring campaign", "refers-to", "domain-name:early.example.com")
+    for n in range(250):  # the next refers-to statement lies in another chunk of a small page
+        say(alice, f"domain-name:d{n:03d}.example.com", "status", "active")
+    say(carol, "report:Spring campaign", "refers-to", "domain-name:late.example.com")
+    say(carol, "report:Spring campaign", "refers-to", "domain-name:own.example.com", STRICT)
+    ids = {o["value"]: o["id"] for o in served(alice) if "value" in o}
+    exported = next(
+        o
+        for o in export_stix(export_records(alice), identity_name="cyberatlas")["objects"]
+        if o["type"] == "report"
+    )
+    for limit in (1, 7, 1000):
+        objects = served(alice, limit=limit)
+        (report,) = [o for o in objects if o["type"] == "report"]
+        assert report["object_refs"] == [ids["early.example.com"], ids["late.example.com"]]
+        assert report == exported
+        assert objects.index(report) == 0  # it comes at its first statement
+    for_carol = served(carol, limit=1)
+    (report,) = [o for o in for_carol if o["type"] == "report"]
+    assert len(report["object_refs"]) == 3
+    assert report["object_marking_refs"] == [TLP2_IDS[STRICT]]
+    assert report["object_refs"][2] in {o["id"] for o in for_carol}
 
 
 def test_hidden_statements_never_show(members):

@@ -314,10 +314,11 @@ class _Statements:
 
     An entity comes at the first statement of its chunk that names it, unless a statement of
     the collection named it before the chunk; a relationship statement brings its SRO. An
-    entity's object is built from all its property statements in the collection, and, as
-    objects always were, from the statements of its chunk: a container's ``object_refs`` come
-    from the chunk's ``refers-to`` statements, and an object that no statement dates is dated
-    by the chunk's first statement."""
+    entity's object is built from all its property statements in the collection, a
+    container's (a report, a grouping…) from its ``refers-to`` statements in the collection
+    too, which are its ``object_refs``: whatever the page size, it is the object an export
+    builds. As objects always were, an object that no statement dates is dated by the chunk's
+    first statement."""
 
     def __init__(
         self, user: User, base: QuerySet[Statement], stream: QuerySet[Statement], scan: int
@@ -386,17 +387,16 @@ class _Statements:
         self, start: int, end: int, labels: dict[str, str]
     ) -> list[tuple[int, Item]]:
         """The objects of rows ``start`` to ``end``, all of one chunk."""
-        first, last = self._chunk(start)
+        first = self._chunk(start)[0]
         emitted = [e for e, n in self.emit.items() if start <= n < end]
-        if any(self.kinds[e][0] in CONTAINERS for e in emitted):
-            first, last = self._chunk(start, whole=True)  # their refs may come later in it
         rows = self.rows
-        brought = set(emitted)
+        # The refers-to statements of the containers brought are among their properties.
+        containers = {e for e in emitted if self.kinds[e][0] in CONTAINERS}
         sros = [
             row
-            for n, row in enumerate(rows[first:last], start=first)
+            for row in rows[start:end]
             if row[_OBJECT] is not None
-            and (start <= n < end or (row[_PREDICATE] == "refers-to" and row[_SUBJECT] in brought))
+            and not (row[_PREDICATE] == "refers-to" and row[_SUBJECT] in containers)
         ]
         properties = [row for e in emitted for row in self.properties[e]]
         # An object is marked with the strictest of the statements behind it: its properties
@@ -407,8 +407,9 @@ class _Statements:
         for e in emitted:
             if e in self.summed:
                 markings[e] = max(markings[e], _MARKINGS[self.summed[e][0]])
+        refs = [row[_OBJECT] for row in properties if row[_OBJECT] is not None]
         found = self._entities(
-            [*emitted, *(row[_SUBJECT] for row in sros), *(row[_OBJECT] for row in sros)],
+            [*emitted, *(row[_SUBJECT] for row in sros), *(row[_OBJECT] for row in sros), *refs],
             labels,
             markings,
         )
@@ -561,18 +562,25 @@ class _Statements:
         self._look_up(emitted)
         whole: list[str] = []  # entities whose property statements are read whole
         summed: list[str] = []
+        containers: list[str] = []  # and their refers-to statements too
         for entity_id in emitted:
             self.properties[entity_id] = []
-            wanted = folded_predicates(self.kinds[entity_id][0])
+            type_ = self.kinds[entity_id][0]
+            wanted = folded_predicates(type_)
             (whole if wanted is None or wanted else summed).append(entity_id)
+            if type_ in CONTAINERS:
+                containers.append(entity_id)
         reads: list[Callable[[], Any]] = [labels or dict]
         reads += [functools.partial(self._whole, some) for some in _batches(whole, _LOADED)]
+        reads += [functools.partial(self._refs, some) for some in _batches(containers, _LOADED)]
         whole_parts = len(reads)
         reads += [functools.partial(self._summed, some) for some in _batches(summed, _LOADED)]
         found: list[Any] = alongside.run(self.base.db, reads)
         for part in found[1:whole_parts]:
             for row in part:
                 self.properties[row[_SUBJECT]].append(row)
+        for entity_id in containers:  # their properties and refs, in arrival order
+            self.properties[entity_id].sort(key=lambda row: (row[_CREATED], row[_ID]))
         for part in found[whole_parts:]:
             for entity_id, marking, first in part:
                 self.summed[entity_id] = (marking, first)
@@ -582,6 +590,11 @@ class _Statements:
         """The property statements of these entities, in arrival order."""
         properties = self.base.filter(_Property(), _Among("subject_id", ids))
         return record_rows(properties.order_by("created_at", "id"))
+
+    def _refs(self, containers: list[str]) -> list[_Row]:
+        """The refers-to statements of these containers, in arrival order."""
+        refers = self.base.filter(_Among("subject_id", containers), predicate="refers-to")
+        return record_rows(refers.order_by("created_at", "id"))
 
     def _summed(self, ids: list[str]) -> list[tuple[Any, ...]]:
         """For each of these entities, the strictest marking and the first time of its
@@ -598,7 +611,7 @@ class _Statements:
         naming an opaque observable aside, as the builder counts them."""
         end = self._chunk(first, whole=True)[1]
         self._decide(end)
-        self._load([e for e, n in self.emit.items() if first <= n < end])
+        self._load(e for e, n in self.emit.items() if first <= n < end)
         relationships = [row for row in self.rows[first:end] if row[_OBJECT] is not None]
         self._look_up([row[_SUBJECT] for row in relationships])
         self._look_up([row[_OBJECT] for row in relationships])
@@ -610,9 +623,15 @@ class _Statements:
             and kinds[row[_SUBJECT]][0] not in OPAQUE_OBSERVABLE_TYPES
             and kinds[row[_OBJECT]][0] not in OPAQUE_OBSERVABLE_TYPES
         ]
-        for entity_id, n in self.emit.items():
-            if first <= n < end and kinds[entity_id][0] not in OPAQUE_OBSERVABLE_TYPES:
-                times += [row[_CREATED] for row in self.properties[entity_id]]
+        brought = [e for e, n in self.emit.items() if first <= n < end]
+        self._look_up(row[_OBJECT] for e in brought for row in self.properties[e] if row[_OBJECT])
+        for entity_id in brought:
+            if kinds[entity_id][0] not in OPAQUE_OBSERVABLE_TYPES:
+                times += [
+                    row[_CREATED]
+                    for row in self.properties[entity_id]
+                    if row[_OBJECT] is None or kinds[row[_OBJECT]][0] not in OPAQUE_OBSERVABLE_TYPES
+                ]
                 if entity_id in self.summed:
                     times.append(self.summed[entity_id][1])
         return min(times, default=None)
