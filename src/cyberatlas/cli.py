@@ -53,9 +53,11 @@ def serve(port: int, host: str) -> None:
     from django.core.management import call_command
     from waitress import serve as serve_wsgi
 
+    from cyberatlas import writers
     from cyberatlas.wsgi import application
 
     call_command("migrate", interactive=False, verbosity=0)
+    writers.wait_as_a_request()  # a request waits seconds for an import, not minutes
     click.echo(f"cyberatlas serving on http://{host}:{port}/ (Ctrl-C stops)")
     serve_wsgi(application, host=host, port=port, threads=8, ident="cyberatlas")
 

@@ -24,17 +24,31 @@ def setup() -> None:
     import django
 
     django.setup()
+    from cyberatlas import writers
+
+    writers.wait_as_a_command()
 
 
 @contextmanager
 def refusals() -> Iterator[None]:
     """Turn the services' refusals into a message and a non-zero exit."""
+    from django.db import OperationalError
+
+    from cyberatlas import writers
     from cyberatlas.errors import CyberatlasError
 
     try:
         yield
     except CyberatlasError as exc:
         raise click.ClickException(str(exc)) from None
+    except OperationalError as exc:
+        if not writers.is_busy(exc):
+            raise
+        raise click.ClickException(
+            f"another process has been writing to the database for over "
+            f"{writers.COMMAND_WAIT // 60} minutes (SQLite takes one writer at a time): "
+            "try again when it is done"
+        ) from None
 
 
 def actor(username: str | None) -> User | None:

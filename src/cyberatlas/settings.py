@@ -50,6 +50,8 @@ def _database() -> dict[str, object]:
         # (UUID statement ids, STIX entity ids) and index look-ups off the disk path.
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
+            # Seconds a request waits for another writer (an import) before a 503: writers.py.
+            "timeout": float(os.environ.get("CYBERATLAS_SQLITE_WAIT", "20")),
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
             "PRAGMA foreign_keys=ON; PRAGMA cache_size=-131072; PRAGMA mmap_size=268435456; "
             "PRAGMA temp_store=MEMORY;",
@@ -86,6 +88,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "cyberatlas.web.middleware.BusyDatabaseMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

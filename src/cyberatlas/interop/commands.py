@@ -46,6 +46,7 @@ def import_command(
     Item-level problems are reported and skipped (exit 0) unless --strict; file-level ones
     abort with nothing written (exit 1). Re-importing the same input creates no duplicates.
     """
+    from cyberatlas import writers
     from cyberatlas.interop import ingest, plugins
     from cyberatlas.interop.records import FileError
     from cyberatlas.knowledge import services
@@ -67,6 +68,12 @@ def import_command(
                 strict=strict,
             )
             size = path.stat().st_size
+            if writers.another_is_writing():
+                click.echo(
+                    "another process (an import?) is writing to the database: waiting for it "
+                    f"to finish, at most {writers.COMMAND_WAIT // 60} minutes",
+                    err=True,
+                )
             with click.progressbar(
                 length=size, label=f"importing {path.name} ({chosen})", file=sys.stderr
             ) as bar:
