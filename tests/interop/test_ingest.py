@@ -15,7 +15,7 @@ from cyberatlas.errors import InvalidInput, NotFound
 from cyberatlas.interop import bulk, ingest, matching, pipeline, plugins
 from cyberatlas.interop.models import ImportRun, MatchProposal
 from cyberatlas.interop.records import Claim, FileError, ImportContext, Record, Ref, Rejected
-from cyberatlas.knowledge import entities, reads
+from cyberatlas.knowledge import entities, reads, services
 from cyberatlas.knowledge.models import Entity, Statement
 from tests.factories import investigation, org, person, say
 
@@ -246,6 +246,11 @@ def test_matches_are_proposed_judged_and_undone(people):
     with pytest.raises(NotFound):
         matching.judge(people["carol"], proposal.pk, "same")
     assert MatchProposal.objects.count() == 1
+    # Once alice no longer sees one of the two (her statements about it retracted), it is
+    # not hers to judge any more.
+    for statement in Statement.objects.filter(subject_id=proposal.right_id, retracted=False):
+        services.retract(alice, statement.pk)
+    assert not matching.open_proposals(alice).exists()
 
 
 def test_matches_are_proposed_for_shared_telling_infrastructure(people):

@@ -183,9 +183,11 @@ def _judged_pairs(actor: User, ids: set[str]) -> set[tuple[str, str]]:
 
 def open_proposals(actor: User) -> QuerySet[MatchProposal]:
     """The actor's open proposals whose two entities they may still see."""
-    visible = policy.visible_entities(actor).values("pk")
     return MatchProposal.objects.filter(
-        owner=actor, state=MatchProposal.State.OPEN, left__in=visible, right__in=visible
+        policy.sees_entity_in(actor, "left_id"),
+        policy.sees_entity_in(actor, "right_id"),
+        owner=actor,
+        state=MatchProposal.State.OPEN,
     ).order_by("-created_at", "id")
 
 
