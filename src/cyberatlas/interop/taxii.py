@@ -50,7 +50,7 @@ def _response(
     return response
 
 
-def _error(status: int, title: str, description: str = "") -> HttpResponse:
+def error(status: int, title: str, description: str = "") -> HttpResponse:
     """The TAXII error message resource (section 3.6.1)."""
     body: dict[str, Any] = {"title": title, "http_status": str(status)}
     if description:
@@ -98,16 +98,16 @@ def taxii_view(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not _accepts(request):
-            return _error(406, "Not acceptable", f"this server speaks {MEDIA_TYPE}")
+            return error(406, "Not acceptable", f"this server speaks {MEDIA_TYPE}")
         user = _user(request)
         if user is None or not user.may_read:
-            return _error(401, "Authentication required", "HTTP Basic or a Bearer API token")
+            return error(401, "Authentication required", "HTTP Basic or a Bearer API token")
         try:
             return view(request, user, *args, **kwargs)
         except taxii_objects.UnknownCollection:
-            return _error(404, "No such collection")
+            return error(404, "No such collection")
         except CyberatlasError as exc:
-            return _error(400, "Bad request", str(exc))
+            return error(400, "Bad request", str(exc))
 
     return wrapper
 
@@ -239,7 +239,7 @@ def objects(request: HttpRequest, user: User, collection_id: str) -> HttpRespons
     if request.method == "POST":
         return _add_objects(request, user, found)
     if request.method != "GET":
-        return _error(405, "Method not allowed")
+        return error(405, "Method not allowed")
     return _objects_page(request, user, found)
 
 
@@ -258,7 +258,7 @@ def object_by_id(
     found = taxii_objects.collection_for(user, collection_id)
     page = taxii_objects.objects_page(user, found, _filters(request, object_id))
     if not page.items:
-        return _error(404, "No such object", object_id)
+        return error(404, "No such object", object_id)
     _audited(user, "taxii.object", page)
     return _response(_envelope(page), headers=_page_headers(page))
 
@@ -270,7 +270,7 @@ def versions(request: HttpRequest, user: User, collection_id: str, object_id: st
     filters = _filters(request, object_id)
     page = taxii_objects.objects_page(user, found, filters._replace(versions=["all"]))
     if not page.items:
-        return _error(404, "No such object", object_id)
+        return error(404, "No such object", object_id)
     _audited(user, "taxii.versions", page)
     body: dict[str, Any] = {
         "more": page.next is not None,
@@ -304,12 +304,12 @@ def manifest(request: HttpRequest, user: User, collection_id: str) -> HttpRespon
 def _add_objects(request: HttpRequest, user: User, found: Collection) -> HttpResponse:
     """Section 5.5: add objects; the import runs at once and the status is complete."""
     if not found.can_write:
-        return _error(403, "This collection does not accept your objects")
+        return error(403, "This collection does not accept your objects")
     content_type = request.headers.get("Content-Type", "")
     if not content_type.startswith("application/taxii+json"):
-        return _error(415, "Unsupported media type", f"send {MEDIA_TYPE}")
+        return error(415, "Unsupported media type", f"send {MEDIA_TYPE}")
     if len(request.body) > MAX_CONTENT_LENGTH:
-        return _error(413, "Too large")
+        return error(413, "Too large")
     status = taxii_objects.add_objects(user, found, request.body)
     return _response(status.resource(), status=202)
 
@@ -318,7 +318,7 @@ def _add_objects(request: HttpRequest, user: User, found: Collection) -> HttpRes
 def status(request: HttpRequest, user: User, status_id: str) -> HttpResponse:
     found = taxii_objects.status_for(user, status_id)
     if found is None:
-        return _error(404, "No such status")
+        return error(404, "No such status")
     return _response(found)
 
 

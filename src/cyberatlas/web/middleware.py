@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from cyberatlas import writers
-from cyberatlas.interop.taxii import MEDIA_TYPE as TAXII_MEDIA_TYPE
+from cyberatlas.interop.taxii import error as taxii_error
 
 _JSON_PREFIXES = ("/api/", "/taxii2/")
 
@@ -51,11 +51,7 @@ def _busy(request: HttpRequest) -> HttpResponse:
     )
     response: HttpResponse
     if request.path.startswith("/taxii2/"):
-        response = JsonResponse(
-            {"title": "Busy", "description": detail, "http_status": "503"},
-            status=503,
-            content_type=TAXII_MEDIA_TYPE,
-        )
+        response = taxii_error(503, "Busy", detail)
     elif request.path.startswith(_JSON_PREFIXES):
         response = JsonResponse({"detail": detail}, status=503)
     else:
