@@ -751,11 +751,113 @@ def test_file_errors(data: bytes, reason: str, location: str) -> None:
     assert caught.value.location.startswith(location)
 
 
-def test_nothing_is_yielded_before_a_file_error() -> None:
-    data = json.dumps(bundle(sdo("malware", 1, name="fine"))).encode()[:-5]
+def test_a_file_error_after_good_objects_comes_once_they_are_read() -> None:
+    """Objects are described while the rest of the file is read: a bundle broken at its end
+    yields the claims before the break, then the error at its place (an import is one
+    transaction: ``test_ingest`` checks that none of them is kept)."""
+    objects = [sdo("malware", n, name=f"m{n}") for n in range(50)]
+    data = json.dumps(bundle(*objects)).encode()[:-5]
     records = StixImporter().read(io.BytesIO(data), ImportContext())
+    assert isinstance(next(records), Claim)
+    with pytest.raises(FileError) as caught:
+        list(records)
+    assert caught.value.location.startswith("line 1, column")
+    # A bundle broken in its first object yields nothing.
+    broken = StixImporter().read(
+        io.BytesIO(json.dumps(bundle(objects[0])).encode()[:-5]), ImportContext()
+    )
     with pytest.raises(FileError):
-        next(records)
+        next(broken)
+
+
+def _forward_references() -> list[dict[str, Any]]:
+    """Objects that name objects further on in the bundle, and some named twice."""
+    ip, ip6, statement = (
+        f"ipv4-addr--{uid(1)}",
+        f"ipv6-addr--{uid(2)}",
+        f"marking-definition--{uid(9)}",
+    )
+    creator = f"identity--{uid(8)}"
+    return [
+        sdo(
+            "malware",
+            3,
+            name="early",
+            created_by_ref=creator,
+            object_marking_refs=[statement, TLP2_GREEN],
+        ),
+        {
+            "type": "network-traffic",
+            "id": f"network-traffic--{uid(4)}",
+            "src_ref": ip6,
+            "dst_ref": ip,
+            "dst_port": 443,
+        },
+        {
+            "type": "domain-name",
+            "id": f"domain-name--{uid(5)}",
+            "value": "evil.example",
+            "resolves_to_refs": [ip],
+        },
+        rel(6, f"malware--{uid(3)}", "uses", f"domain-name--{uid(5)}"),
+        sdo(
+            "indicator",
+            7,
+            pattern="[ipv4-addr:value = '203.0.113.5']",
+            pattern_type="stix",
+            valid_from="2024-01-01T00:00:00Z",
+            object_marking_refs=[TLP2_AMBER_STRICT],
+        ),
+        {"type": "ipv4-addr", "id": ip, "value": "203.0.113.5"},
+        {"type": "ipv6-addr", "id": ip6, "value": "2001:db8::1"},
+        sdo("identity", 8, name="Vendor Research", identity_class="organization"),
+        {
+            "type": "marking-definition",
+            "spec_version": "2.1",
+            "id": statement,
+            "created": "2024-01-01T00:00:00.000Z",
+            "definition_type": "statement",
+            "definition": {"statement": "Copyright Vendor"},
+        },
+        sdo("malware", 10, name="late", created_by_ref=creator, object_marking_refs=[statement]),
+        sdo("tool", 11, name="unmarked", created_by_ref=f"identity--{uid(99)}"),
+    ]
+
+
+def test_reading_ahead_gives_the_claims_of_the_two_passes() -> None:
+    """Describing objects while reading (the bundle's type comes first) and after reading
+    everything (its type comes after its objects) make the same claims, in an order where
+    every link comes after every description."""
+    objects = _forward_references()
+    ahead = read({"type": "bundle", "id": f"bundle--{uid(0)}", "objects": objects})
+    after = read({"id": f"bundle--{uid(0)}", "objects": objects, "type": "bundle"})
+    assert sorted(map(repr, ahead)) == sorted(map(repr, after))
+    assert len(ahead) == len(after) >= 15
+    late = [c for c in claims(ahead) if c.location.startswith("objects[0] ")]
+    assert {c.original_source for c in late} == {"Vendor Research"}
+    assert {c.terms for c in late} == {("Copyright Vendor",)}
+    assert {c.marking for c in late} == {Marking.GREEN}
+    traffic = [c for c in claims(ahead) if c.subject.type == "network-traffic"]
+    assert {c.subject.value for c in traffic} == {"2001:db8::1 -> 203.0.113.5:443"}
+    first_link = min(n for n, c in enumerate(claims(ahead)) if c.location.startswith("objects[3] "))
+    assert all(c.object is not None for c in claims(ahead)[first_link:])
+
+
+def test_an_id_held_twice_is_known_by_one_version_throughout() -> None:
+    """An identity in two versions, an object naming it between them: every claim names the
+    creator alike."""
+    creator = f"identity--{uid(8)}"
+    records = read(
+        bundle(
+            sdo("identity", 8, name="Old Name", identity_class="organization"),
+            sdo("malware", 1, name="a", created_by_ref=creator),
+            sdo("identity", 8, name="New Name", modified="2025-01-01T00:00:00.000Z"),
+            sdo("malware", 2, name="b", created_by_ref=creator),
+        )
+    )  # fmt: skip
+    assert {c.original_source for c in claims(records) if c.subject.type == "malware"} == {
+        "Old Name"
+    }
 
 
 def test_absurd_nesting_is_a_file_error_quickly() -> None:

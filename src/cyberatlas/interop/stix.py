@@ -69,7 +69,15 @@ copied into Python memory):
    after all descriptions, whatever the order of the bundle (pass 3 re-parses only the objects
    that have such links).
 
-Broken JSON raises :class:`FileError` with line and column, before any record is yielded.
+Passes 1 and 2 run together where that gives the same claims: an object is described as soon as
+pass 1 has read it, unless describing it asked the index about an id that pass 1 had not reached
+yet (a ``created_by_ref`` identity further on, say), in which case it waits for the end of pass
+1. A bundle whose ``type`` comes after its ``objects``, or that holds an id twice (versions of an
+identity: the index keeps the last), is read in the two passes one after the other. A large
+import's reader thus sends its first claims at once rather than after reading the whole file.
+
+Broken JSON raises :class:`FileError` with line and column; claims read before it may have been
+yielded already (an import is one transaction, so none of them is kept).
 """
 
 from __future__ import annotations
@@ -79,9 +87,9 @@ import io
 import mmap
 import re
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
@@ -109,6 +117,50 @@ __all__ = ["StixImporter", "export_stix", "stix_objects", "write_stix"]
 # --- pass 1: the index ----------------------------------------------------------------------------
 
 
+class Probe:
+    """While pass 1 reads ahead of pass 2: whether a look-up missed (``missed``), and the ids
+    looked up and found (``found``), whose entries then stay as they were."""
+
+    def __init__(self) -> None:
+        self.reading = True
+        self.missed = False
+        self.found: set[Any] = set()
+
+
+class _Probed(dict):  # type: ignore[type-arg]
+    """One of the index's dicts while pass 1 reads: a key it lacks may be further on, which
+    ``probe`` notes. Only the look-ups the mapper makes are watched."""
+
+    def __init__(self, probe: Probe) -> None:
+        super().__init__()
+        self.probe = probe
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        probe = self.probe
+        if dict.__contains__(self, key):
+            if probe.reading:
+                probe.found.add(key)
+            return self[key]
+        if probe.reading:
+            probe.missed = True
+        return default
+
+    def __contains__(self, key: object) -> bool:
+        found = dict.__contains__(self, key)
+        if self.probe.reading:
+            if found:
+                self.probe.found.add(key)
+            else:
+                self.probe.missed = True
+        return found
+
+    def keep(self, key: Any, value: Any) -> None:
+        """Set ``key``, unless an object described already read it: an id the input holds twice
+        (versions of an identity, say) is then known by the version read first throughout."""
+        if not (self.probe.reading and key in self.probe.found and dict.__contains__(self, key)):
+            self[key] = value
+
+
 @dataclass
 class ObjectIndex:
     """What objects say about each other, by id: a few strings each, never whole objects."""
@@ -117,6 +169,24 @@ class ObjectIndex:
     identities: dict[str, str] = field(default_factory=dict)  # identity id -> name
     values: dict[str, tuple[str, str]] = field(default_factory=dict)  # SCO id -> (type, value)
     opaque: dict[str, tuple[str, str | list[str]]] = field(default_factory=dict)
+    probe: Probe | None = None  # set while pass 1 reads ahead of pass 2
+
+    @classmethod
+    def probed(cls) -> ObjectIndex:
+        """An index that notes the look-ups of ids it does not hold yet."""
+        probe = Probe()
+        return cls(_Probed(probe), _Probed(probe), _Probed(probe), _Probed(probe), probe)
+
+    def settled(self) -> bool:
+        """Whether what the look-ups so far found is final: pass 1 has read everything, or
+        none of them missed."""
+        return self.probe is None or not self.probe.reading or not self.probe.missed
+
+    def done(self) -> None:
+        """Pass 1 has read everything."""
+        if self.probe is not None:
+            self.probe.reading = False
+            self.probe.found.clear()
 
     def add(self, obj: Any) -> None:
         if obj is None:
@@ -133,15 +203,22 @@ class ObjectIndex:
         type_ = canonical_type(type_)
         try:
             if type_ == "marking-definition":
-                self.markings[stix_id] = marking_definition(obj)
+                _put(self.markings, stix_id, marking_definition(obj))
             elif type_ == "identity" and (name := get_str(obj, "name")):
-                self.identities[stix_id] = name
+                _put(self.identities, stix_id, name)
             elif type_ in OBSERVABLE_TYPES and (value := sco_value(obj, type_)):
-                self.values[stix_id] = (type_, value)
+                _put(self.values, stix_id, (type_, value))
             elif type_ in OPAQUE_OBSERVABLE_TYPES:
-                self.opaque[stix_id] = (type_, summary(obj, type_))
+                _put(self.opaque, stix_id, (type_, summary(obj, type_)))
         except Bad:
             pass  # pass 2 rejects the object with the reason
+
+
+def _put(entries: dict[str, Any], key: str, value: Any) -> None:
+    if isinstance(entries, _Probed):
+        entries.keep(key, value)
+    else:
+        entries[key] = value
 
 
 def marking_definition(obj: Obj) -> Marking | str:
@@ -284,8 +361,22 @@ class _Document:
     parsed: list[Any] | None = None  # a single top-level object, parsed whole
 
 
-def _scan(scanner: _Scanner, index: Callable[[Any], None]) -> _Document:
-    """Pass 1: the document's shape and item spans; ``index`` sees every item once."""
+class _Item(NamedTuple):
+    """An item of the document as pass 1 reads it."""
+
+    number: int
+    value: Any
+    end: int  # the offset just after it
+    sro: bool
+    top: dict[str, Any] | None  # the members of a top-level object read before its items
+
+
+_Scanning = Generator[_Item, None, _Document]
+
+
+def _scan(scanner: _Scanner, index: Callable[[Any], None]) -> _Scanning:
+    """Pass 1: the document's shape and item spans; ``index`` sees every item once, and each is
+    yielded as it is read. Returns the document."""
     pos = scanner.ws(3 if bytes(scanner.buf[:3]) == b"\xef\xbb\xbf" else 0)  # UTF-8 BOM
     first = scanner.at(pos)
     if first == -1:
@@ -294,8 +385,8 @@ def _scan(scanner: _Scanner, index: Callable[[Any], None]) -> _Document:
     # whole bundle as Python objects (and slows everything down through garbage collection).
     doc = _Document("list")
 
-    def items(pos: int) -> int:  # pos just after "["
-        pos = scanner.ws(pos)
+    def items(pos: int, top: dict[str, Any] | None) -> Generator[_Item, None, int]:
+        pos = scanner.ws(pos)  # pos just after "["
         if scanner.at(pos) == _CLOSE_BRACKET:
             return pos + 1
         while True:
@@ -303,17 +394,19 @@ def _scan(scanner: _Scanner, index: Callable[[Any], None]) -> _Document:
             doc.starts.append(pos)
             doc.ends.append(end)
             kind = value.get("type") if isinstance(value, dict) else None
-            doc.sro.append(isinstance(kind, str) and kind in SRO_TYPES)
+            sro = isinstance(kind, str) and kind in SRO_TYPES
+            doc.sro.append(sro)
             index(value)
+            yield _Item(len(doc.sro) - 1, value, end, sro, top)
             pos = scanner.ws(end)
             if scanner.at(pos) == _CLOSE_BRACKET:
                 return pos + 1
             pos = scanner.ws(scanner.expect(pos, _COMMA, "',' or ']'"))
 
     if first == _OPEN_BRACKET:
-        end = items(pos + 1)
+        end = yield from items(pos + 1, None)
     elif first == _OPEN_BRACE:
-        end, top, has_objects = _members(scanner, pos, items)
+        end, top, has_objects = yield from _members(scanner, pos, items)
         type_ = top.get("type")
         if type_ == "bundle" or (type_ is None and has_objects):
             doc.kind = "bundle"
@@ -341,8 +434,10 @@ def _scan(scanner: _Scanner, index: Callable[[Any], None]) -> _Document:
 
 
 def _members(
-    scanner: _Scanner, pos: int, items: Callable[[int], int]
-) -> tuple[int, dict[str, Any], bool]:
+    scanner: _Scanner,
+    pos: int,
+    items: Callable[[int, dict[str, Any]], Generator[_Item, None, int]],
+) -> Generator[_Item, None, tuple[int, dict[str, Any], bool]]:
     """The top-level object's members; ``objects`` is streamed through ``items``."""
     top: dict[str, Any] = {}
     has_objects = False
@@ -358,7 +453,7 @@ def _members(
             if has_objects:
                 raise scanner.error("the bundle has two 'objects' members", pos)
             has_objects = True
-            pos = items(pos + 1)
+            pos = yield from items(pos + 1, dict(top))
         else:
             top[key], pos = scanner.value(pos)
         pos = scanner.ws(pos)
@@ -420,33 +515,78 @@ class StixImporter:
     @staticmethod
     def _read(buf: memoryview, context: ImportContext) -> Iterator[Record]:
         scanner = _Scanner(buf)
-        index = ObjectIndex()
-        doc = _scan(scanner, index.add)
-        mapper = ObjectMapper(index, context.filename or doc.name or "STIX bundle")
-        where = {"bundle": "objects[{}]", "list": "[{}]", "object": "object"}[doc.kind]
+        index = ObjectIndex.probed()
+        scanning = _scan(scanner, index.add)
+        tell = context.position or _ignore
+        size = len(buf)
+        mapper: ObjectMapper | None = None  # while pass 1 reads: describing as it goes
+        where = ""
+        waiting = array("q")  # items pass 2 describes once pass 1 has read everything
+        linked = array("q")
+        probe = index.probe
+        assert probe is not None
+        while True:
+            try:
+                got = next(scanning)
+            except StopIteration as stop:
+                doc: _Document = stop.value
+                break
+            if got.number == 0:
+                mapper, where = _streaming(index, got.top, context.filename)
+            if mapper is None:
+                continue
+            tell(got.end // 2)
+            if got.sro:
+                linked.append(got.number)
+                continue
+            probe.missed = False
+            records, links = mapper.map(where.format(got.number), got.value, deferred=False)
+            if probe.missed:  # it looked for an id that may come further on
+                waiting.append(got.number)
+                continue
+            yield from records
+            if links:
+                linked.append(got.number)
+        index.done()
+        half = size // 2  # progress: reading and describing, then the links
+        described = half  # as far as describing while reading went
+        if mapper is None:  # the passes one after the other
+            mapper = ObjectMapper(index, context.filename or doc.name or "STIX bundle")
+            where = {"bundle": "objects[{}]", "list": "[{}]", "object": "object"}[doc.kind]
+            waiting = array("q", range(len(doc.starts)))
+            described = 0
 
         def item(i: int) -> Any:
             if doc.parsed is not None:
                 return doc.parsed[i]
             return orjson.loads(buf[doc.starts[i] : doc.ends[i]])  # parsed in pass 1: valid
 
-        linked = array("q")
-        total = len(doc.starts)
-        tell = context.position or _ignore
-        size, steps = len(buf), max(2 * total, 1)  # progress: two passes over the objects
-        for i in range(total):
-            tell(size * i // steps)
+        for n, i in enumerate(waiting):
+            tell(described + (half - described) * n // len(waiting))
             if doc.sro[i]:
                 linked.append(i)
                 continue
-            records, waiting = mapper.map(where.format(i), item(i), deferred=False)
+            records, links = mapper.map(where.format(i), item(i), deferred=False)
             yield from records
-            if waiting:
+            if links:
                 linked.append(i)
-        for n, i in enumerate(linked):
-            tell(size * (total + n * total // len(linked)) // steps)
+        for n, i in enumerate(sorted(linked)):
+            tell(half + half * n // len(linked))
             yield from mapper.map(where.format(i), item(i), deferred=True)[0]
         tell(size)
+
+
+def _streaming(
+    index: ObjectIndex, top: dict[str, Any] | None, filename: str
+) -> tuple[ObjectMapper | None, str]:
+    """At the first item: a mapper describing objects while pass 1 reads, where the items are
+    those of a bundle (or a list) and the claims' ``observed-in`` name is known already."""
+    if top is None:
+        return ObjectMapper(index, filename or "STIX bundle"), "[{}]"
+    bundle_id = top.get("id")
+    if top.get("type") == "bundle" and (filename or isinstance(bundle_id, str)):
+        return ObjectMapper(index, filename or str(bundle_id)), "objects[{}]"
+    return None, ""
 
 
 def _ignore(position: int) -> None:

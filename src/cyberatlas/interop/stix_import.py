@@ -473,15 +473,19 @@ class ObjectMapper:
             tlp: list[Marking] = []
             terms: list[str] = []
             for ref in refs:
-                found = self.index.markings.get(ref, KNOWN_MARKINGS.get(ref, ref))
+                # A bundle's definition of a TLP id is that TLP marking (``marking_definition``).
+                known = KNOWN_MARKINGS.get(ref)
+                found = known if known is not None else self.index.markings.get(ref, ref)
                 if isinstance(found, Marking):
                     tlp.append(found)
                 elif found not in terms:
                     terms.append(found)
-            cached = (max(tlp) if tlp else None, tuple(terms))
+            marking = (max(tlp) if tlp else None, tuple(terms))
+            if not self.index.settled():
+                return marking  # a definition further on may change it
             if len(self._markings) > 10_000:
                 self._markings.clear()
-            self._markings[key] = cached
+            cached = self._markings[key] = marking
         return cached
 
     def _claim(
@@ -540,7 +544,8 @@ class ObjectMapper:
 
         text = " -> ".join(part for part in (end(src, src_port), end(dst, dst_port)) if part)
         text = (text or type_) + (f"/{protocol}" if protocol else "")
-        self.index.opaque[stix_id] = (type_, text)
+        if self.index.settled():
+            self.index.opaque[stix_id] = (type_, text)
         return text
 
     def _sco_subject(self, type_: str, stix_id: str, obj: Obj) -> Ref:
