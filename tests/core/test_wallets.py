@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cyberatlas.core.wallets import InvalidWallet, WalletAddress, parse_wallet
+from cyberatlas.core.wallets import InvalidWallet, WalletAddress, _eip55, _keccak256, parse_wallet
 
 B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -162,6 +162,21 @@ def test_structural_failures(raw: str, reason: str) -> None:
 )
 def test_evm_addresses_canonicalize_to_eip55(raw: str) -> None:
     assert parse_wallet(raw).address == "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("0123456789abcdefABCDEF", min_size=40, max_size=40))
+def test_eip55_is_the_specifications_letter_by_letter_rule(hex40: str) -> None:
+    """EIP-55: a letter is upper-case where the nibble of keccak256(lower-case address) at its
+    place is 8 or more."""
+    lower = hex40.lower()
+    digest = _keccak256(lower.encode("ascii")).hex()
+    expected = "0x" + "".join(
+        c.upper() if c in "abcdef" and int(h, 16) >= 8 else c
+        for c, h in zip(lower, digest, strict=False)
+    )
+    assert _eip55(hex40) == expected
+    assert parse_wallet("0x" + lower).address == expected
 
 
 @pytest.mark.parametrize(

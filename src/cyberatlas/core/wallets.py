@@ -175,13 +175,19 @@ def _parse_cashaddr(addr: str) -> WalletAddress:
 _EVM_RE = re.compile(r"0[xX][0-9a-fA-F]{40}")
 
 
+_HIGH_NIBBLE = bytes.maketrans(b"0123456789abcdef", b"\0" * 8 + b" " * 8)  # >= 8: 0x20
+_LETTER = bytes.maketrans(b"0123456789abcdef", b"\0" * 10 + b" " * 6)  # a-f: 0x20
+
+
 def _eip55(hex40: str) -> str:
-    lower = hex40.lower()
-    digest = _keccak256(lower.encode("ascii")).hex()
-    return "0x" + "".join(
-        c.upper() if c.isalpha() and int(h, 16) >= 8 else c
-        for c, h in zip(lower, digest, strict=False)
+    """All 40 letters at once: 0x20 (the ASCII case bit) where the letter is a-f and the
+    digest's nibble is 8 or more, flipped into the lower-case address as one integer."""
+    lower = hex40.lower().encode("ascii")
+    digest = _keccak256(lower).hex()[:40].encode("ascii")
+    flip = int.from_bytes(digest.translate(_HIGH_NIBBLE), "big") & int.from_bytes(
+        lower.translate(_LETTER), "big"
     )
+    return "0x" + (int.from_bytes(lower, "big") ^ flip).to_bytes(40, "big").decode("ascii")
 
 
 def _parse_evm(addr: str) -> WalletAddress:
