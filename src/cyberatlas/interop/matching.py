@@ -10,12 +10,14 @@ at least as strictly as what the proposal rests on, and undoing it retracts that
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from cyberatlas.accounts.models import User
 from cyberatlas.core.references import type_of
@@ -23,7 +25,7 @@ from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import InvalidInput, NotFound
 from cyberatlas.knowledge import entities, policy, services
 
-from .bulk import any_of
+from .bulk import RowWriter, any_of
 from .models import MatchProposal
 
 KINDS = {
@@ -142,17 +144,28 @@ def _propose(actor: User, ids: Sequence[str], written: Written) -> int:
         return 0
     judged = _judged_pairs(actor, {i for pair in found for i in pair})
     existing = set(
-        MatchProposal.objects.filter(owner=actor, left_id__in=[p[0] for p in found]).values_list(
-            "left_id", "right_id"
-        )
+        MatchProposal.objects.filter(
+            owner=actor, left_id__in=any_of({p[0] for p in found})
+        ).values_list("left_id", "right_id")
     )
+    now, open_ = timezone.now(), MatchProposal.State.OPEN.value
     fresh = [
-        MatchProposal(owner=actor, left_id=a, right_id=b, reason=reason[:500], basis_marking=m)
+        (actor.pk, a, b, reason[:500], m, open_, now)
         for (a, b), (reason, m, _) in found.items()
         if (a, b) not in judged and (a, b) not in existing
     ]
-    MatchProposal.objects.bulk_create(fresh, ignore_conflicts=True)
+    _proposals().insert(fresh)  # plain rows: an import may propose thousands
     return len(fresh)
+
+
+@functools.cache
+def _proposals_for(vendor: str) -> RowWriter:
+    columns = ("owner", "left", "right", "reason", "basis_marking", "state", "created_at")
+    return RowWriter(MatchProposal, columns, ignore_conflicts=True)
+
+
+def _proposals() -> RowWriter:
+    return _proposals_for(connection.vendor)
 
 
 def _pair(a: str, b: str) -> tuple[str, str]:
@@ -175,7 +188,7 @@ def _judged_pairs(actor: User, ids: set[str]) -> set[tuple[str, str]]:
     rows = (
         policy.visible_statements(actor)
         .filter(predicate="same-as")
-        .filter(Q(subject_id__in=ids) | Q(object_id__in=ids))
+        .filter(Q(subject_id__in=any_of(ids)) | Q(object_id__in=any_of(ids)))
         .values_list("subject_id", "object_id")
     )
     return {(a, b) if a < b else (b, a) for a, b in rows if b is not None}
