@@ -72,9 +72,10 @@ copied into Python memory):
 Passes 1 and 2 run together where that gives the same claims: an object is described as soon as
 pass 1 has read it, unless describing it asked the index about an id that pass 1 had not reached
 yet (a ``created_by_ref`` identity further on, say), in which case it waits for the end of pass
-1. A bundle whose ``type`` comes after its ``objects``, or that holds an id twice (versions of an
-identity: the index keeps the last), is read in the two passes one after the other. A large
-import's reader thus sends its first claims at once rather than after reading the whole file.
+1. An id the bundle holds twice (versions of an identity) keeps the version read first once an
+object has used it. A bundle whose ``type`` comes after its ``objects`` is read in the two passes
+one after the other. A large import's reader thus sends its first claims at once rather than
+after reading the whole file.
 
 Broken JSON raises :class:`FileError` with line and column; claims read before it may have been
 yielded already (an import is one transaction, so none of them is kept).
@@ -161,32 +162,26 @@ class _Probed(dict):  # type: ignore[type-arg]
             self[key] = value
 
 
-@dataclass
 class ObjectIndex:
-    """What objects say about each other, by id: a few strings each, never whole objects."""
+    """What objects say about each other, by id: a few strings each, never whole objects. Its
+    look-ups are watched (``probe``) while pass 1 reads ahead of pass 2."""
 
-    markings: dict[str, Marking | str] = field(default_factory=dict)  # TLP, or terms text
-    identities: dict[str, str] = field(default_factory=dict)  # identity id -> name
-    values: dict[str, tuple[str, str]] = field(default_factory=dict)  # SCO id -> (type, value)
-    opaque: dict[str, tuple[str, str | list[str]]] = field(default_factory=dict)
-    probe: Probe | None = None  # set while pass 1 reads ahead of pass 2
-
-    @classmethod
-    def probed(cls) -> ObjectIndex:
-        """An index that notes the look-ups of ids it does not hold yet."""
-        probe = Probe()
-        return cls(_Probed(probe), _Probed(probe), _Probed(probe), _Probed(probe), probe)
+    def __init__(self) -> None:
+        self.probe = Probe()
+        self.markings = _Probed(self.probe)  # id -> TLP Marking, or terms text
+        self.identities = _Probed(self.probe)  # identity id -> name
+        self.values = _Probed(self.probe)  # SCO id -> (type, value)
+        self.opaque = _Probed(self.probe)  # opaque SCO id -> (type, summary)
 
     def settled(self) -> bool:
         """Whether what the look-ups so far found is final: pass 1 has read everything, or
         none of them missed."""
-        return self.probe is None or not self.probe.reading or not self.probe.missed
+        return not self.probe.reading or not self.probe.missed
 
     def done(self) -> None:
         """Pass 1 has read everything."""
-        if self.probe is not None:
-            self.probe.reading = False
-            self.probe.found.clear()
+        self.probe.reading = False
+        self.probe.found.clear()
 
     def add(self, obj: Any) -> None:
         if obj is None:
@@ -203,22 +198,15 @@ class ObjectIndex:
         type_ = canonical_type(type_)
         try:
             if type_ == "marking-definition":
-                _put(self.markings, stix_id, marking_definition(obj))
+                self.markings.keep(stix_id, marking_definition(obj))
             elif type_ == "identity" and (name := get_str(obj, "name")):
-                _put(self.identities, stix_id, name)
+                self.identities.keep(stix_id, name)
             elif type_ in OBSERVABLE_TYPES and (value := sco_value(obj, type_)):
-                _put(self.values, stix_id, (type_, value))
+                self.values.keep(stix_id, (type_, value))
             elif type_ in OPAQUE_OBSERVABLE_TYPES:
-                _put(self.opaque, stix_id, (type_, summary(obj, type_)))
+                self.opaque.keep(stix_id, (type_, summary(obj, type_)))
         except Bad:
             pass  # pass 2 rejects the object with the reason
-
-
-def _put(entries: dict[str, Any], key: str, value: Any) -> None:
-    if isinstance(entries, _Probed):
-        entries.keep(key, value)
-    else:
-        entries[key] = value
 
 
 def marking_definition(obj: Obj) -> Marking | str:
@@ -515,7 +503,7 @@ class StixImporter:
     @staticmethod
     def _read(buf: memoryview, context: ImportContext) -> Iterator[Record]:
         scanner = _Scanner(buf)
-        index = ObjectIndex.probed()
+        index = ObjectIndex()
         scanning = _scan(scanner, index.add)
         tell = context.position or _ignore
         size = len(buf)
@@ -524,7 +512,6 @@ class StixImporter:
         waiting = array("q")  # items pass 2 describes once pass 1 has read everything
         linked = array("q")
         probe = index.probe
-        assert probe is not None
         while True:
             try:
                 got = next(scanning)
