@@ -1,4 +1,5 @@
 import pytest
+from django.db.models import ProtectedError
 
 from cyberatlas.core.tlp import Marking
 from cyberatlas.errors import Ambiguous, Forbidden, InvalidInput, NotFound
@@ -298,3 +299,14 @@ def test_entity_pages_follow_a_cursor_and_skip_what_the_reader_may_not_read(worl
     assert len(everything) == 7
     with pytest.raises(InvalidInput, match="cursor"):
         reads.entity_page(carol, "domain-name:evil.com", after="garbage")
+
+
+def test_an_account_or_organization_that_said_something_cannot_be_deleted(world):
+    """The database does not check a statement's author and organization (migration 0012); the
+    model still refuses to delete them from under their statements."""
+    say(world["alice"], "domain-name:evil.com", "hosted-on", "ipv4-addr:203.0.113.7")
+    for holder in (world["alice"], world["bank"]):
+        with pytest.raises(ProtectedError) as refused:
+            holder.delete()
+        assert any(isinstance(held, Statement) for held in refused.value.protected_objects)
+    assert Statement.objects.filter(author=world["alice"], organization=world["bank"]).exists()
