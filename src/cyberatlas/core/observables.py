@@ -23,6 +23,7 @@ from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 import idna
+import orjson
 import phonenumbers
 import schwifty
 import tldextract
@@ -80,27 +81,28 @@ def deterministic_id(type_: str, contributing: dict[str, object]) -> str:
     if len(contributing) == 1:  # most observables: {"value": …}, written out directly
         ((name, value),) = contributing.items()
         if isinstance(value, str) and name.isascii() and _plain(value):
-            data = f"{{{_json(name)}:{_json(value)}}}"
-            return f"{type_}--{_uuid5(data)}"
+            # A printable string needs only '"' and '\\' escaped, as orjson and json.dumps both
+            # write them; orjson gives the UTF-8 at once.
+            return f"{type_}--{_uuid5(b'{%b:%b}' % (orjson.dumps(name), orjson.dumps(value)))}"
     if _plain(contributing):
-        data = json.dumps(contributing, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(contributing, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     else:
-        data = cast(str, canonicalize(contributing, utf8=False))
-    return f"{type_}--{_uuid5(data)}"
+        text = cast(str, canonicalize(contributing, utf8=False))
+    return f"{type_}--{_uuid5(text.encode())}"
 
 
-_json = json.JSONEncoder(ensure_ascii=False).encode  # a string's JSON, as json.dumps writes it
 _SCO_NAMESPACE_BYTES = _SCO_NAMESPACE.bytes
 
 
-def _uuid5(name: str) -> str:
+def _uuid5(name: bytes) -> str:
     """``str(uuid.uuid5(_SCO_NAMESPACE, name))``, without building the UUID object (a third
-    of an observable's identification)."""
-    digest = bytearray(hashlib.sha1(_SCO_NAMESPACE_BYTES + name.encode()).digest()[:16])
-    digest[6] = digest[6] & 0x0F | 0x50  # version 5
-    digest[8] = digest[8] & 0x3F | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    of an observable's identification): SHA-1's first 32 hex digits, with the version digit
+    made 5 and the variant's two bits made 10."""
+    h = hashlib.sha1(_SCO_NAMESPACE_BYTES + name).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
