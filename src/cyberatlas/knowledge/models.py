@@ -98,7 +98,7 @@ class Statement(StatementFields):
     # Who said it. Accounts and organizations are deactivated, never deleted, and Django still
     # refuses to delete one that has statements (PROTECT); the database itself does not check
     # these two columns. Its checks cost two look-ups a row, which PostgreSQL runs when a
-    # transaction commits: a fifth of a large import. No query selects by author.
+    # transaction commits: a tenth of a large import. No query selects by author.
     organization = models.ForeignKey(
         Organization,
         on_delete=models.PROTECT,
