@@ -5,7 +5,8 @@
 Generates STIX 2.1 bundles totalling N objects (default 1,000,000: observables, SDOs and
 relationships), one per contributing organization (three), a third of each bundle's objects
 shared by all three, then on each database prints: objects/s imported (all three imports),
-peak memory of the importing process, objects/s exported (STIX, the whole readable corpus), and
+peak memory of the importing process, the CPU time of its writer, of its reader and (PostgreSQL
+on this machine) of the database server, objects/s exported (STIX, the whole readable corpus), and
 objects/s served through TAXII pagination with limit=1000.
 
 Each database runs in its own process (Django is configured once per process). The first line
@@ -127,6 +128,7 @@ def run_database(database: str, paths: list[Path]) -> None:
         users.append(user)
     objects = 0
     memory = _MemoryPeak()
+    server_before = _server_cpu()
     started = time.perf_counter()
     for user, path in zip(users, paths, strict=True):
         t0 = time.perf_counter()
@@ -147,8 +149,14 @@ def run_database(database: str, paths: list[Path]) -> None:
         )
     elapsed = time.perf_counter() - started
     memory.stop()
+    server_after = _server_cpu()
     own, readers = (
         resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    server = (
+        f", {server_after - server_before:.1f} s in the database server"
+        if server_before is not None and server_after is not None
+        else ""
     )
     print(
         f"{database}: imported {objects:,} objects in {elapsed:.1f} s = "
@@ -157,7 +165,7 @@ def run_database(database: str, paths: list[Path]) -> None:
         f"{own.ru_maxrss / 1024:,.0f} MB and {readers.ru_maxrss / 1024:,.0f} MB, count the "
         f"pages they share since the fork twice); "
         f"CPU {own.ru_utime + own.ru_stime:.1f} s writing, "
-        f"{readers.ru_utime + readers.ru_stime:.1f} s reading; "
+        f"{readers.ru_utime + readers.ru_stime:.1f} s reading{server}; "
         f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
@@ -197,6 +205,31 @@ def run_database(database: str, paths: list[Path]) -> None:
         f"{served / elapsed:,.0f} objects/s (limit=1000)",
         flush=True,
     )
+
+
+def _server_cpu() -> float | None:
+    """CPU seconds used so far by the PostgreSQL processes serving this database, when the
+    server runs on this machine (its processes are visible in /proc); None otherwise. On two
+    cores the server's share decides as much as the importer's own."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    name = connection.settings_dict["NAME"].encode()
+    ticks, found = 0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            if not command.startswith(b"postgres: ") or name not in command.split():
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        found = True
+    return ticks / os.sysconf("SC_CLK_TCK") if found else None
 
 
 class _MemoryPeak:
