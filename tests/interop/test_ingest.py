@@ -520,24 +520,6 @@ def test_earlier_statements_are_read_by_subject_and_organization_only(people):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner statistics")
-def test_statistics_are_refreshed_once_an_import_doubles_what_they_count(people, monkeypatch):
-    monkeypatch.setattr(ingest, "ANALYZE_AFTER", 1)
-
-    def analyzed(records: list[Claim]) -> bool:
-        with CaptureQueriesContext(connection) as queries:
-            run(people["alice"], records)
-        return any(q["sql"].startswith("ANALYZE") for q in queries)
-
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE knowledge_statement")  # counts what earlier tests left, if any
-        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'knowledge_statement'")
-        (counted,) = cursor.fetchone()
-    assert analyzed([domain(f"d{n}.example.com", n) for n in range(max(int(counted), 0) + 20)])
-    # The statistics now count those statements: a few more leave them as they are.
-    assert not analyzed([domain(f"e{n}.example.com", n) for n in range(5)])
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner statistics")
 def test_statistics_are_refreshed_without_waiting_for_another_import(people, monkeypatch):
     import psycopg
 
